@@ -1,0 +1,96 @@
+use std::path::PathBuf;
+
+/// A boxed error from a component (a sink, a solver, an issuer) that acme-core wraps.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Everything that can go wrong in the certificate lifecycle.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Generating or parsing a private key failed.
+    #[error("private key: {0}")]
+    Key(String),
+    /// Building a certificate signing request failed.
+    #[error("certificate signing request: {0}")]
+    Csr(String),
+    /// A certificate or chain could not be parsed.
+    #[error("certificate: {0}")]
+    Certificate(String),
+    /// A secret reference (`env:NAME`, `file:/path`) could not be resolved.
+    #[error("secret {reference}: {reason}")]
+    Secret {
+        /// The reference as written in the configuration (never the secret itself).
+        reference: String,
+        /// Why it could not be read.
+        reason: String,
+    },
+    /// Reading or writing a local file failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file or directory involved.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The ACME server answered with a problem document or the exchange failed.
+    #[error("ACME {step}: {message}")]
+    Acme {
+        /// The protocol step that failed (e.g. "new order", "finalize").
+        step: &'static str,
+        /// What went wrong, including the server's problem detail.
+        message: String,
+        /// Whether trying the same step again may succeed (badNonce, 5xx, network).
+        retryable: bool,
+        /// When the CA asked us to come back, if it said so (Retry-After, rateLimited).
+        retry_after: Option<std::time::SystemTime>,
+    },
+    /// A challenge could not be completed.
+    #[error("challenge for {identifier}: {message}")]
+    Challenge {
+        /// The name being validated.
+        identifier: String,
+        /// What the CA or the solver reported.
+        message: String,
+    },
+    /// The whole issuance ran past its deadline.
+    #[error("issuance did not finish within {0:?}")]
+    Deadline(std::time::Duration),
+    /// A solver failed to present or clean up a challenge.
+    #[error("solver {solver}: {source}")]
+    Solver {
+        /// The solver's configured name.
+        solver: String,
+        /// The solver's own error.
+        source: BoxError,
+    },
+    /// A sink failed to store or load a certificate.
+    #[error("sink {sink}: {source}")]
+    Sink {
+        /// A description of the sink (kind and location).
+        sink: String,
+        /// The sink's own error.
+        source: BoxError,
+    },
+    /// A non-ACME issuer failed.
+    #[error("issuer {issuer}: {source}")]
+    Issuer {
+        /// The issuer's configured name.
+        issuer: String,
+        /// The issuer's own error.
+        source: BoxError,
+    },
+}
+
+impl Error {
+    /// Whether repeating the failed operation soon may succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Error::Acme { retryable: true, .. })
+    }
+
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}

@@ -1,0 +1,193 @@
+use std::fmt;
+use std::str::FromStr;
+
+use rcgen::{KeyPair, RsaKeySize};
+
+use crate::Error;
+
+/// The kind of private key a certificate is issued for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub enum KeyType {
+    /// RSA with a 2048-bit modulus.
+    #[serde(rename = "rsa-2048")]
+    Rsa2048,
+    /// RSA with a 3072-bit modulus.
+    #[serde(rename = "rsa-3072")]
+    Rsa3072,
+    /// RSA with a 4096-bit modulus.
+    #[serde(rename = "rsa-4096")]
+    Rsa4096,
+    /// ECDSA on the NIST P-256 curve (the default).
+    #[serde(rename = "ecdsa-p256")]
+    EcdsaP256,
+    /// ECDSA on the NIST P-384 curve.
+    #[serde(rename = "ecdsa-p384")]
+    EcdsaP384,
+    /// Ed25519.
+    #[serde(rename = "ed25519")]
+    Ed25519,
+}
+
+impl KeyType {
+    /// Every key type, in the order the docs list them.
+    pub const ALL: [KeyType; 6] = [
+        KeyType::Rsa2048,
+        KeyType::Rsa3072,
+        KeyType::Rsa4096,
+        KeyType::EcdsaP256,
+        KeyType::EcdsaP384,
+        KeyType::Ed25519,
+    ];
+
+    /// The name used in configuration files, e.g. `ecdsa-p256`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyType::Rsa2048 => "rsa-2048",
+            KeyType::Rsa3072 => "rsa-3072",
+            KeyType::Rsa4096 => "rsa-4096",
+            KeyType::EcdsaP256 => "ecdsa-p256",
+            KeyType::EcdsaP384 => "ecdsa-p384",
+            KeyType::Ed25519 => "ed25519",
+        }
+    }
+
+    /// Generates a fresh key pair of this type.
+    pub fn generate(self) -> Result<KeyPair, Error> {
+        let result = match self {
+            KeyType::Rsa2048 => rsa(RsaKeySize::_2048),
+            KeyType::Rsa3072 => rsa(RsaKeySize::_3072),
+            KeyType::Rsa4096 => rsa(RsaKeySize::_4096),
+            KeyType::EcdsaP256 => KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256),
+            KeyType::EcdsaP384 => KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384),
+            KeyType::Ed25519 => KeyPair::generate_for(&rcgen::PKCS_ED25519),
+        };
+        result.map_err(|e| Error::Key(format!("generating a {self} key: {e}")))
+    }
+
+    /// The key type of an existing key pair, if it is one acmekeep manages.
+    pub fn of(key: &KeyPair) -> Option<KeyType> {
+        let alg = key.algorithm();
+        if alg == &rcgen::PKCS_ECDSA_P256_SHA256 {
+            Some(KeyType::EcdsaP256)
+        } else if alg == &rcgen::PKCS_ECDSA_P384_SHA384 {
+            Some(KeyType::EcdsaP384)
+        } else if alg == &rcgen::PKCS_ED25519 {
+            Some(KeyType::Ed25519)
+        } else if alg == &rcgen::PKCS_RSA_SHA256 {
+            // The modulus length is the SubjectPublicKeyInfo size in disguise.
+            match rsa_modulus_bits(key) {
+                2048 => Some(KeyType::Rsa2048),
+                3072 => Some(KeyType::Rsa3072),
+                4096 => Some(KeyType::Rsa4096),
+                _ => None,
+            }
+        } else {
+            None
+        }
+    }
+}
+
+fn rsa(size: RsaKeySize) -> Result<KeyPair, rcgen::Error> {
+    KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, size)
+}
+
+fn rsa_modulus_bits(key: &KeyPair) -> usize {
+    use x509_parser::prelude::FromDer;
+    use x509_parser::public_key::PublicKey;
+    use x509_parser::x509::SubjectPublicKeyInfo;
+    let der = rcgen::PublicKeyData::subject_public_key_info(key);
+    let Ok((_, spki)) = SubjectPublicKeyInfo::from_der(&der) else {
+        return 0;
+    };
+    match spki.parsed() {
+        Ok(PublicKey::RSA(rsa)) => rsa.key_size(),
+        _ => 0,
+    }
+}
+
+impl fmt::Display for KeyType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for KeyType {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        KeyType::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| {
+                let names: Vec<&str> = KeyType::ALL.iter().map(|k| k.as_str()).collect();
+                format!("unknown key type {s:?}, expected one of {}", names.join(", "))
+            })
+    }
+}
+
+/// A PEM-encoded private key; its `Debug` output never shows the key.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PrivateKeyPem(String);
+
+impl PrivateKeyPem {
+    /// Wraps PEM text holding a private key.
+    pub fn new(pem: String) -> Self {
+        PrivateKeyPem(pem)
+    }
+
+    /// The PEM text, for writing to a protected file or secret.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// Parses the key for signing; the error never contains key material.
+    pub fn key_pair(&self) -> Result<KeyPair, Error> {
+        KeyPair::from_pem(&self.0).map_err(|_| {
+            Error::Key("the private key is not a PKCS#8 PEM key that acmekeep can use".into())
+        })
+    }
+}
+
+impl From<&KeyPair> for PrivateKeyPem {
+    fn from(key: &KeyPair) -> Self {
+        PrivateKeyPem(key.serialize_pem())
+    }
+}
+
+impl fmt::Debug for PrivateKeyPem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PrivateKeyPem([redacted])")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_key_type_generates_and_is_recognised() {
+        for kind in KeyType::ALL {
+            let key = kind.generate().expect("generate");
+            assert_eq!(KeyType::of(&key), Some(kind), "{kind}");
+            let pem = PrivateKeyPem::from(&key);
+            let back = pem.key_pair().expect("parse back");
+            assert_eq!(KeyType::of(&back), Some(kind), "{kind} after PEM round trip");
+        }
+    }
+
+    #[test]
+    fn key_type_names_round_trip_and_typos_list_the_choices() {
+        for kind in KeyType::ALL {
+            assert_eq!(kind.as_str().parse::<KeyType>(), Ok(kind));
+        }
+        let err = "ecdsa-p521".parse::<KeyType>().unwrap_err();
+        assert!(err.contains("ecdsa-p256, ecdsa-p384"), "{err}");
+    }
+
+    #[test]
+    fn private_key_debug_is_redacted() {
+        let key = KeyType::EcdsaP256.generate().expect("generate");
+        let pem = PrivateKeyPem::from(&key);
+        assert_eq!(format!("{pem:?}"), "PrivateKeyPem([redacted])");
+    }
+}

@@ -1,0 +1,43 @@
+//! The lifecycle vocabulary of acmekeep and its ACME engine.
+//!
+//! This crate defines what every other part plugs into:
+//!
+//! - [`Issuer`] signs a certificate signing request ([`IssueRequest`] → [`IssuedChain`]);
+//!   [`AcmeIssuer`] is the RFC 8555 implementation, other issuers live in their own crates.
+//! - [`Solver`] presents and cleans up one ACME [`Challenge`] type.
+//! - [`Sink`] stores a [`Bundle`] (certificate, chain, key) and loads back what is deployed.
+//! - [`KeyType`], [`build_csr`] and [`CertInfo`] generate keys, build CSRs and inspect
+//!   certificates; [`policy`] decides when a certificate is due.
+//!
+//! It does not read configuration files, choose solvers for names, or schedule renewals:
+//! that is the binary's job. It never logs or formats key material ([`PrivateKeyPem`] and
+//! [`Secret`] redact themselves).
+//!
+//! ```
+//! use acme_core::{build_csr, KeyType};
+//! let key = KeyType::EcdsaP256.generate()?;
+//! let csr = build_csr(&["www.example.com".to_string()], &key)?;
+//! assert!(!csr.is_empty());
+//! # Ok::<(), acme_core::Error>(())
+//! ```
+
+mod csr;
+mod error;
+mod fsutil;
+mod inspect;
+mod issuer;
+mod key;
+pub mod policy;
+mod secret;
+mod sink;
+mod solver;
+
+pub use csr::build_csr;
+pub use error::{BoxError, Error};
+pub use fsutil::{ensure_private_dir, write_atomic};
+pub use inspect::{CertInfo, der_to_pem, split_pem_certificates};
+pub use issuer::{IssueRequest, IssuedChain, Issuer};
+pub use key::{KeyType, PrivateKeyPem};
+pub use secret::Secret;
+pub use sink::{Bundle, Sink};
+pub use solver::{Challenge, ChallengeKind, Solver};

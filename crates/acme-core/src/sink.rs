@@ -1,0 +1,46 @@
+use async_trait::async_trait;
+
+use crate::{Error, PrivateKeyPem};
+
+/// One issued certificate with its key, as delivered to and read back from a sink.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Bundle {
+    /// The leaf certificate, PEM.
+    pub cert_pem: String,
+    /// The intermediate certificates that complete the chain, PEM, leaf's issuer first
+    /// (may be empty when the leaf is signed directly by a root).
+    pub chain_pem: String,
+    /// The private key of the leaf.
+    pub key: PrivateKeyPem,
+    /// The root or CA certificate that consumers should trust, where the issuer knows it.
+    pub ca_pem: Option<String>,
+}
+
+impl Bundle {
+    /// Leaf followed by the chain: what a TLS server sends.
+    pub fn fullchain_pem(&self) -> String {
+        let mut out = self.cert_pem.clone();
+        if !out.ends_with('\n') {
+            out.push('\n');
+        }
+        out.push_str(&self.chain_pem);
+        out
+    }
+}
+
+/// Where an issued certificate is delivered.
+///
+/// `store` must be atomic from a consumer's point of view: a failed store leaves what was
+/// deployed before untouched. `load` reads back what is deployed now, so decisions are
+/// made from reality rather than from acmekeep's own records.
+#[async_trait]
+pub trait Sink: Send + Sync {
+    /// A short description for messages, e.g. `files:/etc/ssl/acmekeep/web`.
+    fn describe(&self) -> String;
+
+    /// Delivers a new certificate and key.
+    async fn store(&self, bundle: &Bundle) -> Result<(), Error>;
+
+    /// Reads the currently deployed certificate and key, `None` if nothing is deployed.
+    async fn load(&self) -> Result<Option<Bundle>, Error>;
+}
