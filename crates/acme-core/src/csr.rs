@@ -31,8 +31,8 @@ mod tests {
             let key = kind.generate().expect("key");
             let names = vec!["a.example.test".to_string(), "*.example.test".to_string()];
             let der = build_csr(&names, &key).expect("csr");
-            let parsed = rcgen::CertificateSigningRequestParams::from_der(&der.into())
-                .expect("parse csr");
+            let parsed =
+                rcgen::CertificateSigningRequestParams::from_der(&der.into()).expect("parse csr");
             assert_eq!(parsed.params.subject_alt_names.len(), 2, "{kind}");
         }
     }

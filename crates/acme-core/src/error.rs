@@ -39,6 +39,8 @@ pub enum Error {
         step: &'static str,
         /// What went wrong, including the server's problem detail.
         message: String,
+        /// The problem type the CA named, without the `urn:ietf:params:acme:error:` prefix.
+        problem: Option<String>,
         /// Whether trying the same step again may succeed (badNonce, 5xx, network).
         retryable: bool,
         /// When the CA asked us to come back, if it said so (Retry-After, rateLimited).
@@ -84,7 +86,21 @@ pub enum Error {
 impl Error {
     /// Whether repeating the failed operation soon may succeed.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, Error::Acme { retryable: true, .. })
+        matches!(
+            self,
+            Error::Acme {
+                retryable: true,
+                ..
+            }
+        )
+    }
+
+    /// The ACME problem type behind this error (e.g. `rateLimited`), if there is one.
+    pub fn acme_problem(&self) -> Option<&str> {
+        match self {
+            Error::Acme { problem, .. } => problem.as_deref(),
+            _ => None,
+        }
     }
 
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {

@@ -202,6 +202,9 @@ mod tests {
         let two = self_signed(&["b.test"], &key);
         let parts = split_pem_certificates(&format!("{one}\n{two}")).expect("split");
         assert_eq!(parts.len(), 2);
-        assert_eq!(CertInfo::from_pem(&parts[1]).expect("parse").names, ["b.test"]);
+        assert_eq!(
+            CertInfo::from_pem(&parts[1]).expect("parse").names,
+            ["b.test"]
+        );
     }
 }

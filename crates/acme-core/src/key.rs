@@ -120,7 +120,10 @@ impl FromStr for KeyType {
             .find(|k| k.as_str() == s)
             .ok_or_else(|| {
                 let names: Vec<&str> = KeyType::ALL.iter().map(|k| k.as_str()).collect();
-                format!("unknown key type {s:?}, expected one of {}", names.join(", "))
+                format!(
+                    "unknown key type {s:?}, expected one of {}",
+                    names.join(", ")
+                )
             })
     }
 }
@@ -171,7 +174,11 @@ mod tests {
             assert_eq!(KeyType::of(&key), Some(kind), "{kind}");
             let pem = PrivateKeyPem::from(&key);
             let back = pem.key_pair().expect("parse back");
-            assert_eq!(KeyType::of(&back), Some(kind), "{kind} after PEM round trip");
+            assert_eq!(
+                KeyType::of(&back),
+                Some(kind),
+                "{kind} after PEM round trip"
+            );
         }
     }
 

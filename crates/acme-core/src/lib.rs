@@ -21,7 +21,9 @@
 //! # Ok::<(), acme_core::Error>(())
 //! ```
 
+mod acme;
 mod csr;
+pub mod duration;
 mod error;
 mod fsutil;
 mod inspect;
@@ -32,6 +34,7 @@ mod secret;
 mod sink;
 mod solver;
 
+pub use acme::{AcmeConfig, AcmeIssuer, DIRECTORY_ALIASES, EabConfig, resolve_directory};
 pub use csr::build_csr;
 pub use error::{BoxError, Error};
 pub use fsutil::{ensure_private_dir, write_atomic};

@@ -25,7 +25,7 @@ pub fn renewal_time(info: &CertInfo, renew_before: Option<Duration>) -> SystemTi
     };
     info.not_after
         .checked_sub(lead)
-        .unwrap_or(info.not_before)
+        .map_or(info.not_before, |at| at.max(info.not_before))
 }
 
 /// Why a certificate has to be issued now.

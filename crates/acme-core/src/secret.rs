@@ -76,7 +76,10 @@ mod tests {
             "secret env:ACMEKEEP_TEST_SURELY_UNSET: the environment variable is not set"
         );
         let err = Secret::resolve("file:/nonexistent/acmekeep-secret").unwrap_err();
-        assert!(err.to_string().starts_with("secret file:/nonexistent/acmekeep-secret: "));
+        assert!(
+            err.to_string()
+                .starts_with("secret file:/nonexistent/acmekeep-secret: ")
+        );
     }
 
     #[test]
