@@ -2,6 +2,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::Error;
 
@@ -16,7 +17,7 @@ pub fn ensure_private_dir(dir: &Path, mode: u32) -> Result<(), Error> {
 }
 
 /// Writes `contents` to `path` atomically with permissions `mode`: a temporary file in the
-/// same directory, created with `mode` (never wider, whatever the umask), fsynced, renamed
+/// same directory (unique per call, so concurrent writers never share it), created with `mode` (never wider, whatever the umask), fsynced, renamed
 /// over `path`, and the directory fsynced. On failure `path` is left as it was.
 pub fn write_atomic(path: &Path, contents: &[u8], mode: u32) -> Result<(), Error> {
     let dir = path.parent().unwrap_or(Path::new("."));
@@ -24,7 +25,9 @@ pub fn write_atomic(path: &Path, contents: &[u8], mode: u32) -> Result<(), Error
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp.{}", std::process::id()));
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let unique = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let tmp = dir.join(format!(".{name}.tmp.{}.{unique}", std::process::id()));
     let result = (|| {
         let mut file = OpenOptions::new()
             .write(true)

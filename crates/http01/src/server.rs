@@ -1,0 +1,218 @@
+//! The built-in challenge server of listen mode.
+//!
+//! Routing is axum; connections are served by hyper directly rather than by `axum::serve`,
+//! for two reasons: a header-read timeout and a lifetime bound on every connection (the port
+//! stays open on the Internet for as long as the daemon runs), and connection tasks owned by
+//! the server task, so that stopping the server also ends keep-alive connections.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{StatusCode, Uri, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Mutex;
+use tokio::task::{JoinHandle, JoinSet};
+use tracing::{Instrument, debug, info, warn};
+
+use crate::Error;
+use crate::token::is_valid_token;
+
+/// The path prefix a CA fetches; the token is the one segment after it.
+const CHALLENGE_PREFIX: &str = "/.well-known/acme-challenge/";
+/// How long a client may take to send a request head.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long one connection may live, keep-alive included.
+const CONNECTION_LIFETIME: Duration = Duration::from_secs(60);
+/// The largest request head accepted (hyper answers 431 beyond it); hyper's minimum is 8 KiB.
+const MAX_REQUEST_HEAD: usize = 16 * 1024;
+/// The pause after a failed `accept` (e.g. out of file descriptors), so the loop cannot spin.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+/// The longest request path written to the log.
+const MAX_LOGGED_PATH: usize = 256;
+
+/// Token → key authorization, for the challenges currently presented.
+type Tokens = Arc<RwLock<HashMap<String, String>>>;
+
+/// The challenge server: a token map and, once the first challenge is presented, a listener.
+pub(crate) struct ChallengeServer {
+    listen: SocketAddr,
+    tokens: Tokens,
+    running: Mutex<Option<Running>>,
+}
+
+/// A bound, serving listener; dropping it stops the server.
+struct Running {
+    addr: SocketAddr,
+    task: JoinHandle<()>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl ChallengeServer {
+    /// A server for `listen`; nothing is bound yet.
+    pub(crate) fn new(listen: SocketAddr) -> Self {
+        ChallengeServer {
+            listen,
+            tokens: Tokens::default(),
+            running: Mutex::new(None),
+        }
+    }
+
+    /// The configured address.
+    pub(crate) fn listen(&self) -> SocketAddr {
+        self.listen
+    }
+
+    /// Serves `key_authorization` for `token`, binding the listener first if needed.
+    pub(crate) async fn present(
+        &self,
+        solver: &str,
+        token: &str,
+        key_authorization: &str,
+    ) -> Result<(), Error> {
+        self.start(solver).await?;
+        self.tokens
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(token.to_string(), key_authorization.to_string());
+        Ok(())
+    }
+
+    /// Stops serving `token`; other tokens stay.
+    pub(crate) fn remove(&self, token: &str) {
+        self.tokens
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(token);
+    }
+
+    /// The address actually bound, once the server runs.
+    pub(crate) async fn local_addr(&self) -> Option<SocketAddr> {
+        self.running
+            .lock()
+            .await
+            .as_ref()
+            .map(|running| running.addr)
+    }
+
+    /// Closes the listener and every open connection; returns once the port is released.
+    pub(crate) async fn shutdown(&self) {
+        if let Some(mut running) = self.running.lock().await.take() {
+            running.task.abort();
+            // The only possible outcome is "cancelled": the listener has been dropped.
+            let _ = (&mut running.task).await;
+            debug!(addr = %running.addr, "http-01 challenge server stopped");
+        }
+    }
+
+    async fn start(&self, solver: &str) -> Result<(), Error> {
+        let mut running = self.running.lock().await;
+        if running.is_some() {
+            return Ok(());
+        }
+        let bind_error = |source| Error::Bind {
+            addr: self.listen,
+            source,
+        };
+        let listener = TcpListener::bind(self.listen).await.map_err(bind_error)?;
+        let addr = listener.local_addr().map_err(bind_error)?;
+        let span = tracing::info_span!("http01", solver, %addr);
+        let task =
+            tokio::spawn(accept_loop(listener, router(self.tokens.clone())).instrument(span));
+        info!(solver, %addr, "http-01 challenge server listening");
+        *running = Some(Running { addr, task });
+        Ok(())
+    }
+}
+
+fn router(tokens: Tokens) -> Router {
+    Router::new()
+        .route(&format!("{CHALLENGE_PREFIX}{{token}}"), get(serve_token))
+        .fallback(not_found)
+        .layer(middleware::from_fn(log_request))
+        .with_state(tokens)
+}
+
+/// Answers with the key authorization of a presented token. The raw (still percent-encoded)
+/// path segment is checked, so `%2e%2e` or `%2F` never match a token.
+async fn serve_token(State(tokens): State<Tokens>, uri: Uri) -> Response {
+    let token = uri
+        .path()
+        .strip_prefix(CHALLENGE_PREFIX)
+        .unwrap_or_default();
+    if !is_valid_token(token) {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    let key_authorization = tokens
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(token)
+        .cloned();
+    match key_authorization {
+        Some(body) => ([(header::CONTENT_TYPE, "application/octet-stream")], body).into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+async fn not_found() -> StatusCode {
+    StatusCode::NOT_FOUND
+}
+
+/// Logs each request's method, path and status (never the response body).
+async fn log_request(request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let path = request.uri().path();
+    let path = path.get(..MAX_LOGGED_PATH).unwrap_or(path).to_string();
+    let response = next.run(request).await;
+    debug!(%method, path, status = response.status().as_u16(), "http-01 request");
+    response
+}
+
+/// Accepts connections until the task is aborted; dropping the task drops the listener and
+/// the set of connection tasks, which aborts them all.
+async fn accept_loop(listener: TcpListener, router: Router) {
+    let mut connections = JoinSet::new();
+    loop {
+        match listener.accept().await {
+            Ok((stream, peer)) => {
+                while connections.try_join_next().is_some() {}
+                let span = tracing::debug_span!("connection", %peer);
+                connections.spawn(serve_connection(stream, router.clone()).instrument(span));
+            }
+            Err(error) => {
+                warn!("http-01 challenge server cannot accept a connection: {error}");
+                tokio::time::sleep(ACCEPT_BACKOFF).await;
+            }
+        }
+    }
+}
+
+async fn serve_connection(stream: TcpStream, router: Router) {
+    let mut builder = auto::Builder::new(TokioExecutor::new()).http1_only();
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .max_buf_size(MAX_REQUEST_HEAD);
+    let connection =
+        builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(router));
+    match tokio::time::timeout(CONNECTION_LIFETIME, connection).await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => debug!("connection ended with an error: {error}"),
+        Err(_) => debug!("connection closed after {CONNECTION_LIFETIME:?}"),
+    }
+}
