@@ -1,1 +1,68 @@
-fn main() {}
+//! The `acmekeep` binary: command line, configuration and glue around the library crates.
+
+mod check;
+mod cli;
+mod config;
+mod issue;
+mod logging;
+mod wiring;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+/// Exit code: every certificate is fine.
+const EXIT_OK: u8 = 0;
+/// Exit code: at least one certificate failed.
+const EXIT_FAILED: u8 = 1;
+/// Exit code: bad configuration or usage.
+const EXIT_USAGE: u8 = 2;
+
+fn main() -> ExitCode {
+    ExitCode::from(run())
+}
+
+fn run() -> u8 {
+    let cli = cli::Cli::parse();
+    logging::init(cli.log_format, cli.verbose);
+    if rustls::crypto::aws_lc_rs::default_provider()
+        .install_default()
+        .is_err()
+    {
+        tracing::debug!("a rustls crypto provider was already installed");
+    }
+    let config = match config::load(&cli.config) {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("{err}");
+            return EXIT_USAGE;
+        }
+    };
+    match (&cli.command, &cli.issue) {
+        (Some(_), Some(_)) => {
+            eprintln!("error: --issue cannot be combined with a subcommand");
+            EXIT_USAGE
+        }
+        (Some(cli::Command::Check), None) => check::run(&config),
+        (None, Some(names)) => runtime().map_or(EXIT_FAILED, |rt| {
+            rt.block_on(issue::run(&config, names, cli.force))
+        }),
+        (None, None) => {
+            eprintln!("error: nothing to do; use --issue or check (see --help)");
+            EXIT_USAGE
+        }
+    }
+}
+
+fn runtime() -> Option<tokio::runtime::Runtime> {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => Some(rt),
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            None
+        }
+    }
+}

@@ -1,0 +1,83 @@
+//! The command line.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// acmekeep keeps TLS certificates valid: it issues them from ACME CAs or a local CA,
+/// proves control of the names, delivers them atomically and renews them on time.
+#[derive(Debug, Parser)]
+#[command(name = "acmekeep", version, about, long_about = None)]
+pub struct Cli {
+    /// The configuration file.
+    #[arg(
+        long,
+        global = true,
+        env = "ACMEKEEP_CONFIG",
+        default_value = "/etc/acmekeep/acmekeep.toml"
+    )]
+    pub config: PathBuf,
+
+    /// One-shot: issue the named certificates (all if none named) that are missing or due, then exit.
+    #[arg(long, value_name = "NAME", num_args = 0..)]
+    pub issue: Option<Vec<String>>,
+
+    /// With --issue: renew even if the deployed certificate is still valid.
+    #[arg(long, requires = "issue")]
+    pub force: bool,
+
+    /// Log format on standard error.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// More detail in logs (-v: debug, -vv: trace). ACMEKEEP_LOG=<filter> overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate the configuration file and report every problem in it.
+    Check,
+}
+
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn issue_takes_optional_names_and_force() {
+        let cli = Cli::parse_from([
+            "acmekeep", "--config", "x.toml", "--issue", "a", "b", "--force",
+        ]);
+        assert_eq!(cli.issue, Some(vec!["a".to_string(), "b".to_string()]));
+        assert!(cli.force);
+        let cli = Cli::parse_from(["acmekeep", "--issue"]);
+        assert_eq!(cli.issue, Some(vec![]));
+    }
+
+    #[test]
+    fn force_without_issue_is_a_usage_error() {
+        assert!(Cli::try_parse_from(["acmekeep", "--force"]).is_err());
+    }
+}

@@ -1,0 +1,329 @@
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+use super::schema::{CertificateConfig, DaemonConfig, IssuerConfig, SinkConfig, SolverConfig};
+use super::{Config, ConfigError, Problem};
+
+const TOP_LEVEL: [&str; 4] = ["daemon", "issuers", "solvers", "certificates"];
+
+/// Reads `path`, applies `ACMEKEEP__…` environment overrides, and validates the result.
+pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    let fail = |message: String| ConfigError {
+        path: path.to_path_buf(),
+        problems: vec![Problem {
+            key: String::new(),
+            message,
+        }],
+    };
+    if !path.exists() {
+        return Err(fail(
+            "no such file (use --config PATH or ACMEKEEP_CONFIG to point elsewhere)".into(),
+        ));
+    }
+    let raw = config::Config::builder()
+        .add_source(config::File::from(path).format(config::FileFormat::Toml))
+        .add_source(
+            config::Environment::with_prefix("ACMEKEEP")
+                .prefix_separator("__")
+                .separator("__")
+                .try_parsing(true),
+        )
+        .build()
+        .map_err(|e| fail(strip_origin(&e.to_string(), path)))?;
+    let root: Value = raw
+        .try_deserialize()
+        .map_err(|e| fail(strip_origin(&e.to_string(), path)))?;
+    let mut problems = Vec::new();
+    let mut config = from_value(path, root, &mut problems);
+    config.resolve_relative_paths();
+    if problems.is_empty() {
+        super::validate::validate(&config, &mut problems);
+    }
+    if problems.is_empty() {
+        Ok(config)
+    } else {
+        Err(ConfigError {
+            path: path.to_path_buf(),
+            problems,
+        })
+    }
+}
+
+impl Config {
+    /// Makes every relative path of the file relative to the file's own directory, so a
+    /// configuration means the same thing whatever the working directory.
+    fn resolve_relative_paths(&mut self) {
+        let base = self
+            .path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        let base = std::path::absolute(&base).unwrap_or(base);
+        let fix = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        fix(&mut self.daemon.state_dir);
+        for issuer in self.issuers.values_mut() {
+            match issuer {
+                IssuerConfig::Acme(acme) => acme.ca_bundle.iter_mut().for_each(fix),
+                IssuerConfig::Ca(ca) => ca.cert.iter_mut().for_each(fix),
+            }
+        }
+        for solver in self.solvers.values_mut() {
+            let SolverConfig::Http01(http) = solver;
+            http.webroot.iter_mut().for_each(fix);
+        }
+        for cert in self.certificates.values_mut() {
+            for sink in &mut cert.sinks {
+                let SinkConfig::Files(files) = sink;
+                fix(&mut files.dir);
+            }
+        }
+    }
+}
+
+/// The `config` crate appends "in FILE" to its messages; we print the file once, in front.
+fn strip_origin(message: &str, path: &Path) -> String {
+    message
+        .replace(&format!(" in {}", path.display()), "")
+        .to_string()
+}
+
+fn from_value(path: &Path, root: Value, problems: &mut Vec<Problem>) -> Config {
+    let mut root = match root {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    };
+    for key in root.keys() {
+        if !TOP_LEVEL.contains(&key.as_str()) {
+            problems.push(Problem {
+                key: key.clone(),
+                message: format!("unknown key; expected one of {}", TOP_LEVEL.join(", ")),
+            });
+        }
+    }
+    let daemon = match root.remove("daemon") {
+        Some(value) => entry::<DaemonConfig>("daemon", value, problems).unwrap_or_default(),
+        None => DaemonConfig::default(),
+    };
+    Config {
+        path: path.to_path_buf(),
+        daemon,
+        issuers: table::<IssuerConfig>("issuers", root.remove("issuers"), problems),
+        solvers: table::<SolverConfig>("solvers", root.remove("solvers"), problems),
+        certificates: table::<CertificateConfig>(
+            "certificates",
+            root.remove("certificates"),
+            problems,
+        ),
+    }
+}
+
+/// Deserializes each entry of a `[table.NAME]` on its own, collecting every failure.
+fn table<T: DeserializeOwned>(
+    name: &str,
+    value: Option<Value>,
+    problems: &mut Vec<Problem>,
+) -> BTreeMap<String, T> {
+    let mut out = BTreeMap::new();
+    match value {
+        None => {}
+        Some(Value::Object(entries)) => {
+            for (key, value) in entries {
+                if let Some(parsed) = entry::<T>(&format!("{name}.{key}"), value, problems) {
+                    out.insert(key, parsed);
+                }
+            }
+        }
+        Some(_) => problems.push(Problem {
+            key: name.to_string(),
+            message: format!("must be a table of named entries, e.g. [{name}.example]"),
+        }),
+    }
+    out
+}
+
+/// Deserializes one entry, turning serde's message into a problem at the right key path.
+fn entry<T: DeserializeOwned>(
+    prefix: &str,
+    value: Value,
+    problems: &mut Vec<Problem>,
+) -> Option<T> {
+    match serde_path_to_error::deserialize::<_, T>(value) {
+        Ok(parsed) => Some(parsed),
+        Err(err) => {
+            let mut key = prefix.to_string();
+            let inner = err.path().to_string();
+            if inner != "." {
+                key.push('.');
+                key.push_str(&inner);
+            }
+            let message = err.into_inner().to_string();
+            problems.push(problem_at(key, message));
+            None
+        }
+    }
+}
+
+/// Rewrites serde's wording so the key path names the offending key itself.
+fn problem_at(key: String, message: String) -> Problem {
+    let quoted = |prefix: &str| {
+        message
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.split_once('`'))
+            .map(|(name, rest)| (name.to_string(), rest.trim_start_matches(", ").to_string()))
+    };
+    if let Some((field, expected)) = quoted("unknown field `") {
+        return Problem {
+            key: format!("{key}.{field}"),
+            message: format!("unknown key; {expected}"),
+        };
+    }
+    if let Some((field, _)) = quoted("missing field `") {
+        return Problem {
+            key: format!("{key}.{field}"),
+            message: "required key is missing".into(),
+        };
+    }
+    if let Some((variant, expected)) = quoted("unknown variant `") {
+        return Problem {
+            key,
+            message: format!("unknown value {variant:?}; {expected}"),
+        };
+    }
+    Problem { key, message }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problems_of(toml: &str) -> Vec<String> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("acmekeep.toml");
+        std::fs::write(&path, toml).expect("write");
+        match load(&path) {
+            Ok(_) => Vec::new(),
+            Err(e) => e
+                .problems
+                .iter()
+                .map(|p| format!("{}: {}", p.key, p.message))
+                .collect(),
+        }
+    }
+
+    const GOOD: &str = r#"
+        [daemon]
+        state_dir = "/tmp/acmekeep-test-state"
+        [issuers.local]
+        kind = "ca"
+        generate = true
+        [certificates.web]
+        domains = ["www.example.test"]
+        issuer = "local"
+        sinks = [{ kind = "files", dir = "/tmp/acmekeep-test-out" }]
+    "#;
+
+    #[test]
+    fn a_good_file_loads_with_defaults() {
+        assert_eq!(problems_of(GOOD), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_typo_names_the_key_and_what_is_expected() {
+        let problems = problems_of(&GOOD.replace("domains =", "domain ="));
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0]
+                .starts_with("certificates.web.domain: unknown key; expected one of `domains`"),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn unknown_top_level_tables_are_reported() {
+        let problems = problems_of(&format!("{GOOD}\n[deamon]\nx = 1\n"));
+        assert_eq!(
+            problems,
+            ["deamon: unknown key; expected one of daemon, issuers, solvers, certificates"]
+        );
+    }
+
+    #[test]
+    fn an_unknown_kind_lists_the_kinds() {
+        let problems = problems_of(&GOOD.replace("kind = \"ca\"", "kind = \"vault\""));
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].starts_with("issuers.local"), "{problems:?}");
+        assert!(
+            problems[0].contains("`acme`, `ca`") || problems[0].contains("acme"),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn a_bad_duration_names_the_key_and_the_value() {
+        let problems = problems_of(&GOOD.replace(
+            "issuer = \"local\"",
+            "issuer = \"local\"\nrenew_before = \"3 fortnights\"",
+        ));
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0]
+                .starts_with("certificates.web.renew_before: invalid duration \"3 fortnights\""),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn a_bad_key_type_lists_the_key_types() {
+        let problems = problems_of(&GOOD.replace(
+            "issuer = \"local\"",
+            "issuer = \"local\"\nkey = \"rsa-1024\"",
+        ));
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0].starts_with("certificates.web.key: unknown value \"rsa-1024\""),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn every_broken_entry_is_reported_at_once() {
+        let toml = format!(
+            "{GOOD}\n[certificates.two]\ndomain = [\"a.test\"]\n[certificates.three]\ndomains = [\"b.test\"]\nissuer = \"local\"\nsinks = []\nkey = 5\n"
+        );
+        let problems = problems_of(&toml);
+        assert_eq!(problems.len(), 2, "{problems:?}");
+    }
+
+    #[test]
+    fn environment_variables_override_keys() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("acmekeep.toml");
+        std::fs::write(&path, GOOD).expect("write");
+        // Names are unique to this test, so parallel tests do not see them.
+        let raw = config::Config::builder()
+            .add_source(config::File::from(path.as_path()).format(config::FileFormat::Toml))
+            .add_source(
+                config::Environment::with_prefix("ACMEKEEP")
+                    .prefix_separator("__")
+                    .separator("__")
+                    .source(Some(
+                        [("ACMEKEEP__DAEMON__CONCURRENCY".to_string(), "3".to_string())].into(),
+                    ))
+                    .try_parsing(true),
+            )
+            .build()
+            .expect("build");
+        let root: Value = raw.try_deserialize().expect("deserialize");
+        let mut problems = Vec::new();
+        let config = from_value(&path, root, &mut problems);
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(config.daemon.concurrency, 3);
+    }
+}

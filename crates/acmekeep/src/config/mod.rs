@@ -1,0 +1,73 @@
+//! Reading and validating `acmekeep.toml`.
+//!
+//! The file is read with the `config` crate, so `ACMEKEEP__SECTION__KEY` environment
+//! variables override single keys. Every table entry is then deserialized on its own, so
+//! that all problems of a file are reported at once, each with its key path.
+
+mod load;
+mod schema;
+mod validate;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+
+pub use load::load;
+pub use schema::{CertificateConfig, DaemonConfig, IssuerConfig, SinkConfig, SolverConfig};
+
+/// A loaded, validated configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The file it was read from.
+    pub path: PathBuf,
+    /// `[daemon]`.
+    pub daemon: DaemonConfig,
+    /// `[issuers.NAME]`.
+    pub issuers: BTreeMap<String, IssuerConfig>,
+    /// `[solvers.NAME]`.
+    pub solvers: BTreeMap<String, SolverConfig>,
+    /// `[certificates.NAME]`.
+    pub certificates: BTreeMap<String, CertificateConfig>,
+}
+
+/// One problem found in a configuration file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    /// The dotted key path, e.g. `certificates.web.domains`.
+    pub key: String,
+    /// What is wrong and, where possible, what to write instead.
+    pub message: String,
+}
+
+/// Every problem found in one configuration file.
+#[derive(Clone, Debug)]
+pub struct ConfigError {
+    /// The file.
+    pub path: PathBuf,
+    /// The problems, in file order where known.
+    pub problems: Vec<Problem>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, problem) in self.problems.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            if problem.key.is_empty() {
+                write!(f, "error: {}: {}", self.path.display(), problem.message)?;
+            } else {
+                write!(
+                    f,
+                    "error: {}: {}: {}",
+                    self.path.display(),
+                    problem.key,
+                    problem.message
+                )?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigError {}

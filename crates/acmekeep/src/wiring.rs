@@ -1,0 +1,89 @@
+//! Turns a validated configuration into issuers, solvers and sinks.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use acme_core::{AcmeIssuer, Issuer, Sink, Solver};
+use http01::Http01Solver;
+use issuer_ca::CaIssuer;
+use sink_files::FilesSink;
+
+use crate::config::{Config, ConfigError, IssuerConfig, Problem, SinkConfig, SolverConfig};
+
+/// Everything a run needs, built once from the configuration.
+pub struct Components {
+    /// Issuers by configured name.
+    pub issuers: BTreeMap<String, Arc<dyn Issuer>>,
+    /// Solvers by configured name.
+    pub solvers: BTreeMap<String, Arc<dyn Solver>>,
+    /// Each certificate's sinks, in configured order.
+    pub sinks: BTreeMap<String, Vec<Arc<dyn Sink>>>,
+}
+
+impl Components {
+    /// Builds every component; a component that refuses its settings is a problem at its key.
+    pub fn build(config: &Config) -> Result<Components, ConfigError> {
+        let state_dir = &config.daemon.state_dir;
+        let mut problems = Vec::new();
+        let mut issuers: BTreeMap<String, Arc<dyn Issuer>> = BTreeMap::new();
+        for (name, issuer) in &config.issuers {
+            let built: Result<Arc<dyn Issuer>, String> = match issuer {
+                IssuerConfig::Acme(acme) => AcmeIssuer::new(name.clone(), acme.clone(), state_dir)
+                    .map(|i| Arc::new(i) as Arc<dyn Issuer>)
+                    .map_err(|e| e.to_string()),
+                IssuerConfig::Ca(ca) => CaIssuer::new(name.clone(), ca.clone(), state_dir)
+                    .map(|i| Arc::new(i) as Arc<dyn Issuer>)
+                    .map_err(|e| e.to_string()),
+            };
+            match built {
+                Ok(issuer) => {
+                    issuers.insert(name.clone(), issuer);
+                }
+                Err(message) => problems.push(Problem {
+                    key: format!("issuers.{name}"),
+                    message,
+                }),
+            }
+        }
+        let mut solvers: BTreeMap<String, Arc<dyn Solver>> = BTreeMap::new();
+        for (name, solver) in &config.solvers {
+            let SolverConfig::Http01(http) = solver;
+            match Http01Solver::new(name.clone(), http.clone()) {
+                Ok(solver) => {
+                    solvers.insert(name.clone(), Arc::new(solver));
+                }
+                Err(err) => problems.push(Problem {
+                    key: format!("solvers.{name}"),
+                    message: err.to_string(),
+                }),
+            }
+        }
+        let mut sinks = BTreeMap::new();
+        for (name, cert) in &config.certificates {
+            let mut built: Vec<Arc<dyn Sink>> = Vec::new();
+            for (i, sink) in cert.sinks.iter().enumerate() {
+                let SinkConfig::Files(files) = sink;
+                match FilesSink::new(files.clone()) {
+                    Ok(sink) => built.push(Arc::new(sink)),
+                    Err(err) => problems.push(Problem {
+                        key: format!("certificates.{name}.sinks[{i}]"),
+                        message: err.to_string(),
+                    }),
+                }
+            }
+            sinks.insert(name.clone(), built);
+        }
+        if problems.is_empty() {
+            Ok(Components {
+                issuers,
+                solvers,
+                sinks,
+            })
+        } else {
+            Err(ConfigError {
+                path: config.path.clone(),
+                problems,
+            })
+        }
+    }
+}
