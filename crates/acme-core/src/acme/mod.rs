@@ -185,7 +185,23 @@ impl Issuer for AcmeIssuer {
                 tracing::warn!(identifier = %challenge.identifier, error = %err, "challenge cleanup failed");
             }
         }
-        outcome.unwrap_or(Err(Error::Deadline(timeout)))
+        match outcome.unwrap_or(Err(Error::Deadline(timeout))) {
+            // A step that kept failing for transient reasons: say which CA it was.
+            Err(Error::Acme {
+                step,
+                message,
+                problem,
+                retryable: true,
+                retry_after,
+            }) => Err(Error::Acme {
+                step,
+                message: format!("{message} (directory {})", self.store.directory),
+                problem,
+                retryable: true,
+                retry_after,
+            }),
+            other => other,
+        }
     }
 }
 

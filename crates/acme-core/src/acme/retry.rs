@@ -35,7 +35,7 @@ pub(crate) fn classify(step: &'static str, err: instant_acme::Error) -> Error {
             let retryable = kind == "badNonce" || problem.status.is_some_and(|s| s >= 500);
             (message, retryable)
         }
-        E::Hyper(_) | E::Other(_) => (chain(&err), true),
+        E::Hyper(_) | E::Other(_) => (format!("cannot reach the CA: {}", chain(&err)), true),
         E::Timeout(_) => (
             "the CA did not finish in time (order still pending or processing)".to_string(),
             false,
