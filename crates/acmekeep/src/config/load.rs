@@ -23,19 +23,7 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
             "no such file (use --config PATH or ACMEKEEP_CONFIG to point elsewhere)".into(),
         ));
     }
-    let raw = config::Config::builder()
-        .add_source(config::File::from(path).format(config::FileFormat::Toml))
-        .add_source(
-            config::Environment::with_prefix("ACMEKEEP")
-                .prefix_separator("__")
-                .separator("__")
-                .try_parsing(true),
-        )
-        .build()
-        .map_err(|e| fail(strip_origin(&e.to_string(), path)))?;
-    let root: Value = raw
-        .try_deserialize()
-        .map_err(|e| fail(strip_origin(&e.to_string(), path)))?;
+    let root = read(path, environment()).map_err(fail)?;
     let mut problems = Vec::new();
     let mut config = from_value(path, root, &mut problems);
     config.resolve_relative_paths();
@@ -85,6 +73,24 @@ impl Config {
             }
         }
     }
+}
+
+/// The `ACMEKEEP__SECTION__KEY` overrides.
+fn environment() -> config::Environment {
+    config::Environment::with_prefix("ACMEKEEP")
+        .prefix_separator("__")
+        .separator("__")
+        .try_parsing(true)
+}
+
+/// The file merged with the environment overrides, as one JSON-like tree.
+fn read(path: &Path, environment: config::Environment) -> Result<Value, String> {
+    config::Config::builder()
+        .add_source(config::File::from(path).format(config::FileFormat::Toml))
+        .add_source(environment)
+        .build()
+        .and_then(|raw| raw.try_deserialize())
+        .map_err(|e| strip_origin(&e.to_string(), path))
 }
 
 /// The `config` crate appends "in FILE" to its messages; we print the file once, in front.
@@ -178,15 +184,23 @@ fn problem_at(key: String, message: String) -> Problem {
             .and_then(|rest| rest.split_once('`'))
             .map(|(name, rest)| (name.to_string(), rest.trim_start_matches(", ").to_string()))
     };
+    // serde_path_to_error's path sometimes already ends with the field, sometimes not.
+    let at = |field: &str| {
+        if key.ends_with(&format!(".{field}")) {
+            key.clone()
+        } else {
+            format!("{key}.{field}")
+        }
+    };
     if let Some((field, expected)) = quoted("unknown field `") {
         return Problem {
-            key: format!("{key}.{field}"),
+            key: at(&field),
             message: format!("unknown key; {expected}"),
         };
     }
     if let Some((field, _)) = quoted("missing field `") {
         return Problem {
-            key: format!("{key}.{field}"),
+            key: at(&field),
             message: "required key is missing".into(),
         };
     }
@@ -306,24 +320,142 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("acmekeep.toml");
         std::fs::write(&path, GOOD).expect("write");
-        // Names are unique to this test, so parallel tests do not see them.
-        let raw = config::Config::builder()
-            .add_source(config::File::from(path.as_path()).format(config::FileFormat::Toml))
-            .add_source(
-                config::Environment::with_prefix("ACMEKEEP")
-                    .prefix_separator("__")
-                    .separator("__")
-                    .source(Some(
-                        [("ACMEKEEP__DAEMON__CONCURRENCY".to_string(), "3".to_string())].into(),
-                    ))
-                    .try_parsing(true),
-            )
-            .build()
-            .expect("build");
-        let root: Value = raw.try_deserialize().expect("deserialize");
+        let overrides = [("ACMEKEEP__DAEMON__CONCURRENCY".to_string(), "3".to_string())];
+        let root = read(&path, environment().source(Some(overrides.into()))).expect("read");
         let mut problems = Vec::new();
         let config = from_value(&path, root, &mut problems);
         assert!(problems.is_empty(), "{problems:?}");
         assert_eq!(config.daemon.concurrency, 3);
+    }
+
+    const ACME: &str = r#"
+        [daemon]
+        state_dir = "/tmp/acmekeep-test-state"
+        [issuers.le]
+        kind = "acme"
+        directory = "letsencrypt-staging"
+        [solvers.web]
+        kind = "http-01"
+        listen = "127.0.0.1:8080"
+        [certificates.web]
+        domains = ["www.example.test"]
+        issuer = "le"
+        sinks = [{ kind = "files", dir = "/tmp/acmekeep-test-out" }]
+    "#;
+
+    #[test]
+    fn an_acme_certificate_uses_the_only_solver() {
+        assert_eq!(problems_of(ACME), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_wildcard_with_an_http01_solver_is_refused() {
+        let problems = problems_of(&ACME.replace(
+            "[\"www.example.test\"]",
+            "[\"example.test\", \"*.example.test\"]",
+        ));
+        assert_eq!(
+            problems,
+            [
+                "certificates.web.domains: *.example.test is a wildcard, which only dns-01 can validate, but solver \"web\" is http-01"
+            ]
+        );
+    }
+
+    #[test]
+    fn references_to_missing_issuers_and_solvers_list_what_exists() {
+        let problems = problems_of(&ACME.replace("issuer = \"le\"", "issuer = \"lets\""));
+        assert_eq!(
+            problems,
+            ["certificates.web.issuer: no issuer named \"lets\" (configured: le)"]
+        );
+        let problems =
+            problems_of(&ACME.replace("issuer = \"le\"", "issuer = \"le\"\nsolver = \"dns\""));
+        assert_eq!(
+            problems,
+            ["certificates.web.solver: no solver named \"dns\" (configured: web)"]
+        );
+    }
+
+    #[test]
+    fn an_acme_certificate_without_any_solver_is_refused() {
+        let without = ACME.replace(
+            "[solvers.web]\n        kind = \"http-01\"\n        listen = \"127.0.0.1:8080\"",
+            "",
+        );
+        let problems = problems_of(&without);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0]
+                .starts_with("certificates.web.solver: issuer \"le\" is ACME and needs a solver"),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn empty_names_bad_names_and_missing_sinks_are_each_reported() {
+        let problems = problems_of(&ACME.replace("[\"www.example.test\"]", "[]").replace(
+            "sinks = [{ kind = \"files\", dir = \"/tmp/acmekeep-test-out\" }]",
+            "sinks = []",
+        ));
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(
+            problems[0].starts_with("certificates.web.domains: no names"),
+            "{problems:?}"
+        );
+        assert!(
+            problems[1].starts_with("certificates.web.sinks: no sinks"),
+            "{problems:?}"
+        );
+        let problems = problems_of(&ACME.replace("www.example.test", "WWW.example.test"));
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0].contains("not a usable DNS name"),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn an_unknown_directory_alias_lists_the_aliases() {
+        let problems = problems_of(&ACME.replace("letsencrypt-staging", "letsencrpyt"));
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0].starts_with("issuers.le.directory: \"letsencrpyt\" is neither"),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn two_certificates_cannot_share_a_sink_directory() {
+        let toml = format!(
+            "{ACME}\n[certificates.other]\ndomains = [\"b.example.test\"]\nissuer = \"le\"\nsinks = [{{ kind = \"files\", dir = \"/tmp/acmekeep-test-out\" }}]\n"
+        );
+        let problems = problems_of(&toml);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0].contains("is already the sink of certificate"),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn relative_paths_are_relative_to_the_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("acmekeep.toml");
+        std::fs::write(&path, GOOD.replace("/tmp/acmekeep-test-state", "state")).expect("write");
+        let config = load(&path).expect("load");
+        assert_eq!(
+            config.daemon.state_dir,
+            std::path::absolute(dir.path().join("state")).expect("absolute")
+        );
+    }
+
+    #[test]
+    fn a_missing_file_says_how_to_point_elsewhere() {
+        let err = load(Path::new("/nonexistent/acmekeep.toml")).expect_err("missing file");
+        assert_eq!(
+            err.to_string(),
+            "error: /nonexistent/acmekeep.toml: no such file (use --config PATH or ACMEKEEP_CONFIG to point elsewhere)"
+        );
     }
 }
