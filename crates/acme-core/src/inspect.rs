@@ -176,8 +176,8 @@ mod tests {
         let key = KeyType::EcdsaP256.generate().expect("key");
         let other = KeyType::EcdsaP256.generate().expect("key");
         let info = CertInfo::from_pem(&self_signed(&["a.test"], &key)).expect("parse");
-        assert!(info.matches_key(&PrivateKeyPem::from(&key)));
-        assert!(!info.matches_key(&PrivateKeyPem::from(&other)));
+        assert!(info.matches_key(&PrivateKeyPem::from_key_pair(&key).expect("encode")));
+        assert!(!info.matches_key(&PrivateKeyPem::from_key_pair(&other).expect("encode")));
     }
 
     #[test]

@@ -151,9 +151,23 @@ impl PrivateKeyPem {
     }
 }
 
-impl From<&KeyPair> for PrivateKeyPem {
-    fn from(key: &KeyPair) -> Self {
-        PrivateKeyPem(key.serialize_pem())
+impl PrivateKeyPem {
+    /// Encodes a key pair as PKCS#8 PEM that common TLS servers can read.
+    ///
+    /// Ed25519 keys are written as PKCS#8 v1 (RFC 8410 without the public key): OpenSSL 3.0,
+    /// and so nginx and haproxy built on it, rejects the v2 form the generator produces.
+    pub fn from_key_pair(key: &KeyPair) -> Result<PrivateKeyPem, Error> {
+        if key.algorithm() != &rcgen::PKCS_ED25519 {
+            return Ok(PrivateKeyPem(key.serialize_pem()));
+        }
+        let v1 = aws_lc_rs::signature::Ed25519KeyPair::from_pkcs8(key.serialized_der())
+            .ok()
+            .and_then(|pair| pair.to_pkcs8v1().ok())
+            .ok_or_else(|| Error::Key("cannot encode the Ed25519 key as PKCS#8 v1".into()))?;
+        Ok(PrivateKeyPem(pem::encode_config(
+            &pem::Pem::new("PRIVATE KEY", v1.as_ref().to_vec()),
+            pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF),
+        )))
     }
 }
 
@@ -172,7 +186,7 @@ mod tests {
         for kind in KeyType::ALL {
             let key = kind.generate().expect("generate");
             assert_eq!(KeyType::of(&key), Some(kind), "{kind}");
-            let pem = PrivateKeyPem::from(&key);
+            let pem = PrivateKeyPem::from_key_pair(&key).expect("encode");
             let back = pem.key_pair().expect("parse back");
             assert_eq!(
                 KeyType::of(&back),
@@ -194,7 +208,18 @@ mod tests {
     #[test]
     fn private_key_debug_is_redacted() {
         let key = KeyType::EcdsaP256.generate().expect("generate");
-        let pem = PrivateKeyPem::from(&key);
+        let pem = PrivateKeyPem::from_key_pair(&key).expect("encode");
         assert_eq!(format!("{pem:?}"), "PrivateKeyPem([redacted])");
+    }
+
+    #[test]
+    fn ed25519_keys_are_written_as_pkcs8_v1_for_openssl_3_0() {
+        use rustls_pki_types::PrivateKeyDer;
+        use rustls_pki_types::pem::PemObject;
+        let key = KeyType::Ed25519.generate().expect("generate");
+        let pem = PrivateKeyPem::from_key_pair(&key).expect("encode");
+        let der = PrivateKeyDer::from_pem_slice(pem.expose().as_bytes()).expect("pem");
+        // SEQUENCE { INTEGER version, … }: version 0 is v1, version 1 would be v2.
+        assert_eq!(&der.secret_der()[2..5], &[0x02, 0x01, 0x00]);
     }
 }

@@ -210,7 +210,7 @@ async fn issue(
     };
     let chain = issuer.issue(&request).await.map_err(|e| e.to_string())?;
     let info = CertInfo::from_pem(&chain.cert_pem).map_err(|e| e.to_string())?;
-    let key = PrivateKeyPem::from(&key);
+    let key = PrivateKeyPem::from_key_pair(&key).map_err(|e| e.to_string())?;
     if !info.covers_exactly(&cert.domains) {
         return Err(format!(
             "the issuer returned a certificate for {:?}, not for the configured {:?}; nothing was deployed",

@@ -150,12 +150,25 @@ impl AcmeIssuer {
             answer_challenges(&mut order, presented, &mut answered)
         )?;
 
-        let status = retrying!(
+        match retrying!(
             "wait for validation",
             order.poll_ready(&poll_policy(deadline))
-        )?;
-        if status != OrderStatus::Ready {
-            return Err(explain_invalid(&mut order).await);
+        ) {
+            Ok(OrderStatus::Ready) => {}
+            // The order failed: the failed authorization says which name and why.
+            Ok(_) => {
+                return Err(explain_invalid(&mut order).await.unwrap_or(Error::Acme {
+                    step: "wait for validation",
+                    message: "the order became invalid".into(),
+                    problem: None,
+                    retryable: false,
+                    retry_after: None,
+                }));
+            }
+            Err(err) if err.acme_problem().is_some() => {
+                return Err(explain_invalid(&mut order).await.unwrap_or(err));
+            }
+            Err(err) => return Err(err),
         }
         tracing::info!("names validated; finalizing");
 
@@ -333,7 +346,7 @@ fn wildcard_name(challenge: &Challenge) -> String {
 }
 
 /// Finds out why an order became invalid: the first failed challenge's problem.
-async fn explain_invalid(order: &mut Order) -> Error {
+async fn explain_invalid(order: &mut Order) -> Option<Error> {
     let mut authorizations = order.authorizations();
     while let Some(Ok(mut authorization)) = authorizations.next().await {
         let name = authorization.identifier().to_string();
@@ -355,17 +368,11 @@ async fn explain_invalid(order: &mut Order) -> Error {
                 })
                 .next()
                 .unwrap_or_else(|| "the CA gave no reason".into());
-            return Error::Challenge {
+            return Some(Error::Challenge {
                 identifier: name,
                 message: format!("validation failed: {detail}"),
-            };
+            });
         }
     }
-    Error::Acme {
-        step: "wait for validation",
-        message: "the order became invalid".into(),
-        problem: None,
-        retryable: false,
-        retry_after: None,
-    }
+    None
 }

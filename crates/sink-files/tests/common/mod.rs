@@ -21,7 +21,7 @@ pub fn bundle(with_ca: bool) -> Bundle {
             "Test Intermediate",
             &KeyType::EcdsaP256.generate().expect("intermediate key"),
         ),
-        key: PrivateKeyPem::from(&key),
+        key: PrivateKeyPem::from_key_pair(&key).expect("encode"),
         ca_pem: with_ca.then(|| {
             self_signed(
                 "Test Root",
