@@ -1,0 +1,125 @@
+//! Writing the usual test configuration: one ACME issuer, one http-01 solver, certificates.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use crate::pebble::Pebble;
+use crate::port::free_port;
+use crate::testdir::TestDir;
+
+/// Builder for an acmekeep TOML config with one ACME issuer named `pebble`, one http-01
+/// solver named `web`, and certificates delivered to `DIR/out/<name>` by the files sink.
+#[derive(Debug, Clone)]
+pub struct Config {
+    state_dir: PathBuf,
+    out_dir: PathBuf,
+    directory_url: String,
+    ca_bundle: Option<PathBuf>,
+    http_port: u16,
+    eab: Option<(String, String)>,
+    certificates: Vec<(String, Vec<String>, String)>,
+}
+
+impl Config {
+    /// A config for `pebble`: its directory, its listener CA as `ca_bundle`, the solver on
+    /// its HTTP-01 port.
+    pub fn for_pebble(dir: &TestDir, pebble: &Pebble) -> Config {
+        Config {
+            ca_bundle: Some(pebble.ca_bundle().to_path_buf()),
+            http_port: pebble.http_port(),
+            ..Config::for_directory(dir, pebble.directory_url())
+        }
+    }
+
+    /// A config for an arbitrary directory URL, without `ca_bundle`, the solver on a free port.
+    pub fn for_directory(dir: &TestDir, directory_url: &str) -> Config {
+        Config {
+            state_dir: dir.state_dir(),
+            out_dir: dir.path().join("out"),
+            directory_url: directory_url.to_string(),
+            ca_bundle: None,
+            http_port: free_port(),
+            eab: None,
+            certificates: Vec::new(),
+        }
+    }
+
+    /// Makes the http-01 solver listen on `port` instead of the CA's validation port.
+    pub fn solver_port(mut self, port: u16) -> Config {
+        self.http_port = port;
+        self
+    }
+
+    /// Registers the account with external account binding: key id and HMAC key (or a
+    /// secret reference such as `env:NAME`).
+    pub fn eab(mut self, kid: &str, hmac_key: &str) -> Config {
+        self.eab = Some((kid.to_string(), hmac_key.to_string()));
+        self
+    }
+
+    /// Adds certificate `name` for `domains` with an `ecdsa-p256` key.
+    pub fn certificate(self, name: &str, domains: &[&str]) -> Config {
+        self.certificate_with_key(name, domains, "ecdsa-p256")
+    }
+
+    /// Adds certificate `name` for `domains` with the given `key` type.
+    pub fn certificate_with_key(mut self, name: &str, domains: &[&str], key: &str) -> Config {
+        let domains = domains.iter().map(|domain| domain.to_string()).collect();
+        self.certificates
+            .push((name.to_string(), domains, key.to_string()));
+        self
+    }
+
+    /// Renders the TOML.
+    pub fn to_toml(&self) -> String {
+        let mut toml = String::new();
+        let _ = writeln!(
+            toml,
+            "[daemon]\nstate_dir = {}\nconcurrency = 4\n",
+            quote(&self.state_dir.to_string_lossy())
+        );
+        let _ = writeln!(
+            toml,
+            "[issuers.pebble]\nkind = \"acme\"\ndirectory = {}",
+            quote(&self.directory_url)
+        );
+        let _ = writeln!(toml, "email = \"test@example.test\"");
+        if let Some((kid, hmac_key)) = &self.eab {
+            let _ = writeln!(
+                toml,
+                "eab = {{ kid = {}, hmac_key = {} }}",
+                quote(kid),
+                quote(hmac_key)
+            );
+        }
+        if let Some(ca_bundle) = &self.ca_bundle {
+            let _ = writeln!(toml, "ca_bundle = {}", quote(&ca_bundle.to_string_lossy()));
+        }
+        let _ = writeln!(
+            toml,
+            "\n[solvers.web]\nkind = \"http-01\"\nlisten = \"127.0.0.1:{}\"",
+            self.http_port
+        );
+        for (name, domains, key) in &self.certificates {
+            let domains: Vec<String> = domains.iter().map(|domain| quote(domain)).collect();
+            let sink = self.out_dir.join(name);
+            let _ = writeln!(
+                toml,
+                "\n[certificates.{name}]\ndomains = [{}]",
+                domains.join(", ")
+            );
+            let _ = writeln!(toml, "issuer = \"pebble\"\nkey = {}", quote(key));
+            let _ = writeln!(
+                toml,
+                "sinks = [{{ kind = \"files\", dir = {} }}]",
+                quote(&sink.to_string_lossy())
+            );
+        }
+        toml
+    }
+}
+
+/// A TOML basic string.
+fn quote(value: &str) -> String {
+    format!("\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\""))
+}
