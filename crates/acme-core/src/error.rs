@@ -54,6 +54,9 @@ pub enum Error {
         /// What the CA or the solver reported.
         message: String,
     },
+    /// The issuance was abandoned because acmekeep is stopping.
+    #[error("abandoned because acmekeep is stopping")]
+    Cancelled,
     /// The whole issuance ran past its deadline.
     #[error("issuance did not finish within {0:?}")]
     Deadline(std::time::Duration),

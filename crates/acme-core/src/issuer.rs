@@ -1,7 +1,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
+use tokio_util::sync::CancellationToken;
 
 use crate::{Error, Solver};
 
@@ -17,6 +19,10 @@ pub struct IssueRequest {
     /// For ACME issuers: the solver that proves control of each name, keyed by name
     /// exactly as in `names`.
     pub solvers: BTreeMap<String, Arc<dyn Solver>>,
+    /// The PEM certificate this issuance replaces, if any (ACME sends its ARI identifier).
+    pub replaces: Option<String>,
+    /// Cancelled when acmekeep is stopping: the issuer abandons the order, cleaning up.
+    pub cancel: CancellationToken,
 }
 
 /// A freshly issued certificate chain.
@@ -48,6 +54,19 @@ impl IssuedChain {
     }
 }
 
+/// The window in which the CA suggests renewing a certificate (ACME Renewal Information).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RenewalWindow {
+    /// Renew no earlier than this.
+    pub start: SystemTime,
+    /// Renew no later than this.
+    pub end: SystemTime,
+    /// When to ask the CA again for an updated window.
+    pub refresh_after: Duration,
+    /// A URL explaining why the CA moved the window, if it gave one.
+    pub explanation: Option<String>,
+}
+
 /// Where certificates come from: an ACME CA, a local CA, Vault, Venafi…
 #[async_trait]
 pub trait Issuer: Send + Sync {
@@ -56,4 +75,9 @@ pub trait Issuer: Send + Sync {
 
     /// Signs the request, proving control of the names first where the issuer requires it.
     async fn issue(&self, request: &IssueRequest) -> Result<IssuedChain, Error>;
+
+    /// The CA's suggested renewal window for a certificate it issued, where it offers one.
+    async fn renewal_window(&self, _cert_pem: &str) -> Result<Option<RenewalWindow>, Error> {
+        Ok(None)
+    }
 }

@@ -34,13 +34,15 @@ mod secret;
 mod sink;
 mod solver;
 
+pub use tokio_util::sync::CancellationToken;
+
 pub use acme::{AcmeConfig, AcmeIssuer, DIRECTORY_ALIASES, EabConfig, resolve_directory};
 pub use csr::build_csr;
 pub use error::{BoxError, Error};
 pub use fsutil::{ensure_private_dir, write_atomic};
 pub use inspect::{CertInfo, der_to_pem, split_pem_certificates};
-pub use issuer::{IssueRequest, IssuedChain, Issuer};
+pub use issuer::{IssueRequest, IssuedChain, Issuer, RenewalWindow};
 pub use key::{KeyType, PrivateKeyPem};
 pub use secret::Secret;
-pub use sink::{Bundle, Sink};
+pub use sink::{Bundle, Sink, SinkFiles};
 pub use solver::{Challenge, ChallengeKind, Solver};

@@ -1,3 +1,5 @@
+use std::path::PathBuf;
+
 use async_trait::async_trait;
 
 use crate::{Error, PrivateKeyPem};
@@ -28,6 +30,19 @@ impl Bundle {
     }
 }
 
+/// The stable file names a sink delivers to, for hooks and operators.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SinkFiles {
+    /// The leaf certificate.
+    pub cert: PathBuf,
+    /// The intermediates.
+    pub chain: PathBuf,
+    /// Leaf and intermediates.
+    pub fullchain: PathBuf,
+    /// The private key.
+    pub key: PathBuf,
+}
+
 /// Where an issued certificate is delivered.
 ///
 /// `store` must be atomic from a consumer's point of view: a failed store leaves what was
@@ -43,4 +58,9 @@ pub trait Sink: Send + Sync {
 
     /// Reads the currently deployed certificate and key, `None` if nothing is deployed.
     async fn load(&self) -> Result<Option<Bundle>, Error>;
+
+    /// The files consumers read, for sinks that write files.
+    fn files(&self) -> Option<SinkFiles> {
+        None
+    }
 }

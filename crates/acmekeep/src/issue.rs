@@ -207,6 +207,8 @@ async fn issue(
         names: cert.domains.clone(),
         csr_der,
         solvers,
+        replaces: None,
+        cancel: acme_core::CancellationToken::new(),
     };
     let chain = issuer.issue(&request).await.map_err(|e| e.to_string())?;
     let info = CertInfo::from_pem(&chain.cert_pem).map_err(|e| e.to_string())?;

@@ -29,6 +29,8 @@
 //!     csr_der: build_csr(&names, &key)?,
 //!     names,
 //!     solvers: Default::default(),
+//!     replaces: None,
+//!     cancel: Default::default(),
 //! };
 //! let issued = issuer.issue(&request).await?;
 //! assert_eq!(issued.ca_pem.as_deref(), Some(issuer.ca_pem()));

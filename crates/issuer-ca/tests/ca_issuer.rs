@@ -23,6 +23,8 @@ fn request_for(requested: &[&str], csr_names: &[&str], key: &KeyPair) -> IssueRe
         names: names(requested),
         csr_der: build_csr(&names(csr_names), key).expect("csr"),
         solvers: Default::default(),
+        replaces: None,
+        cancel: Default::default(),
     }
 }
 
@@ -474,6 +476,8 @@ async fn trait_errors_name_the_issuer() {
         names: names(&["a.example.test"]),
         csr_der: b"not a csr".to_vec(),
         solvers: Default::default(),
+        replaces: None,
+        cancel: Default::default(),
     };
     let err = issuer.issue(&broken).await.expect_err("refused");
     assert!(

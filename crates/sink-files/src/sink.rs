@@ -1,6 +1,6 @@
 use std::sync::{Arc, Mutex, PoisonError};
 
-use acme_core::{Bundle, Sink};
+use acme_core::{Bundle, Sink, SinkFiles};
 use async_trait::async_trait;
 use nix::unistd::Group;
 
@@ -85,6 +85,16 @@ fn resolve_group(group: &str) -> Result<u32, Error> {
 impl Sink for FilesSink {
     fn describe(&self) -> String {
         format!("files:{}", self.shared.target.dir.display())
+    }
+
+    fn files(&self) -> Option<SinkFiles> {
+        let dir = &self.shared.target.dir;
+        Some(SinkFiles {
+            cert: dir.join("cert.pem"),
+            chain: dir.join("chain.pem"),
+            fullchain: dir.join("fullchain.pem"),
+            key: dir.join("privkey.pem"),
+        })
     }
 
     async fn store(&self, bundle: &Bundle) -> Result<(), acme_core::Error> {

@@ -191,14 +191,18 @@ impl Issuer for AcmeIssuer {
         let timeout = self.config.timeout;
         let deadline = Instant::now() + timeout;
         let mut presented = Vec::new();
-        let outcome =
-            tokio::time::timeout(timeout, self.run_order(request, deadline, &mut presented)).await;
+        let outcome = tokio::select! {
+            outcome = tokio::time::timeout(timeout, self.run_order(request, deadline, &mut presented)) => {
+                outcome.unwrap_or(Err(Error::Deadline(timeout)))
+            }
+            () = request.cancel.cancelled() => Err(Error::Cancelled),
+        };
         for (solver, challenge) in presented.iter().rev() {
             if let Err(err) = solver.cleanup(challenge).await {
                 tracing::warn!(identifier = %challenge.identifier, error = %err, "challenge cleanup failed");
             }
         }
-        match outcome.unwrap_or(Err(Error::Deadline(timeout))) {
+        match outcome {
             // A step that kept failing for transient reasons: say which CA it was.
             Err(Error::Acme {
                 step,
