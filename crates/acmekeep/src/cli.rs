@@ -44,6 +44,14 @@ pub struct Cli {
 pub enum Command {
     /// Validate the configuration file and report every problem in it.
     Check,
+    /// Keep every certificate fresh until SIGTERM; SIGHUP reloads the configuration.
+    Run,
+    /// Show each certificate: names, issuer, expiry, when it renews and why, last result.
+    Status {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// How log lines are written.

@@ -3,8 +3,14 @@
 mod check;
 mod cli;
 mod config;
+mod daemon;
+mod hooks;
 mod issue;
+mod lifecycle;
 mod logging;
+mod observe;
+mod state;
+mod status;
 mod wiring;
 
 use std::process::ExitCode;
@@ -44,6 +50,13 @@ fn run() -> u8 {
             EXIT_USAGE
         }
         (Some(cli::Command::Check), None) => check::run(&config),
+        (Some(cli::Command::Run), None) => {
+            runtime().map_or(EXIT_FAILED, |rt| rt.block_on(daemon::run(config)))
+        }
+        (Some(cli::Command::Status { json }), None) => {
+            let json = *json;
+            runtime().map_or(EXIT_FAILED, |rt| rt.block_on(status::run(&config, json)))
+        }
         (None, Some(names)) => runtime().map_or(EXIT_FAILED, |rt| {
             rt.block_on(issue::run(&config, names, cli.force))
         }),

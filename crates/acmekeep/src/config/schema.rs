@@ -1,5 +1,6 @@
 //! The shape of `acmekeep.toml`: one struct or tagged enum per table.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -8,6 +9,8 @@ use http01::Http01Config;
 use issuer_ca::CaIssuerConfig;
 use serde::Deserialize;
 use sink_files::FilesSinkConfig;
+
+use crate::hooks::HooksConfig;
 
 /// `[daemon]`: process-wide settings.
 #[derive(Clone, Debug, Deserialize)]
@@ -19,6 +22,9 @@ pub struct DaemonConfig {
     /// How many certificates are issued at once.
     #[serde(default = "default_concurrency")]
     pub concurrency: usize,
+    /// Where the daemon serves `/metrics`, `/healthz` and `/readyz`.
+    #[serde(default = "default_listen_metrics")]
+    pub listen_metrics: SocketAddr,
 }
 
 impl Default for DaemonConfig {
@@ -26,6 +32,7 @@ impl Default for DaemonConfig {
         DaemonConfig {
             state_dir: default_state_dir(),
             concurrency: default_concurrency(),
+            listen_metrics: default_listen_metrics(),
         }
     }
 }
@@ -36,6 +43,10 @@ fn default_state_dir() -> PathBuf {
 
 fn default_concurrency() -> usize {
     8
+}
+
+fn default_listen_metrics() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 9464))
 }
 
 /// `[issuers.NAME]`: where certificates come from.
@@ -94,6 +105,9 @@ pub struct CertificateConfig {
     pub renew_before: Option<Duration>,
     /// Where the certificate is delivered.
     pub sinks: Vec<SinkConfig>,
+    /// Commands run around an issuance.
+    #[serde(default)]
+    pub hooks: HooksConfig,
 }
 
 fn default_key() -> KeyType {

@@ -1,0 +1,224 @@
+//! `acmekeep run`: keeps every configured certificate fresh until SIGTERM.
+//!
+//! One timer queue holds the next event of every certificate; the loop sleeps until the
+//! earliest one, so an idle daemon does no work however many certificates it manages.
+//! Each due event runs as its own task ([`tend`]); issuance is bounded by
+//! `daemon.concurrency`. SIGHUP reloads the configuration, SIGTERM/SIGINT stop cleanly.
+
+mod plan;
+mod queue;
+mod tend;
+
+use std::collections::{BTreeSet, HashSet};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use acme_core::CancellationToken;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+pub use plan::{Basis, plan};
+use queue::{Event, Queue};
+use tend::{Context, Outcome};
+
+use crate::config::{self, Config};
+use crate::observe::{Metrics, MetricsServer, Readiness};
+use crate::state::{self, Store};
+use crate::wiring::Components;
+use crate::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
+
+/// The longest single sleep: wall-clock jumps (suspend, NTP) are noticed within this.
+const MAX_SLEEP: Duration = Duration::from_secs(3600);
+
+/// Runs the daemon until SIGTERM or SIGINT; returns the exit code.
+pub async fn run(config: Config) -> u8 {
+    let _lock = match state::lock(&config.daemon.state_dir) {
+        Ok(lock) => lock,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return EXIT_FAILED;
+        }
+    };
+    // Installed before the issuers are built, so the ACME client's metrics are registered.
+    let metrics = match Metrics::install() {
+        Ok(metrics) => metrics,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return EXIT_FAILED;
+        }
+    };
+    let components = match Components::build(&config) {
+        Ok(components) => components,
+        Err(err) => {
+            eprintln!("{err}");
+            return EXIT_USAGE;
+        }
+    };
+    let server = match MetricsServer::bind(config.daemon.listen_metrics).await {
+        Ok(server) => server,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return EXIT_FAILED;
+        }
+    };
+    let (Ok(mut hup), Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::hangup()),
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        eprintln!("error: cannot listen for signals");
+        return EXIT_FAILED;
+    };
+    let path = config.path.clone();
+    let stop = CancellationToken::new();
+    let readiness = Readiness::new();
+    tracing::info!(address = %server.local_addr(), "serving /metrics, /healthz and /readyz");
+    let serving = tokio::spawn(server.serve(metrics.clone(), readiness.clone(), stop.clone()));
+    let mut context = Arc::new(Context {
+        store: Store::new(&config.daemon.state_dir),
+        issuance: Arc::new(Semaphore::new(config.daemon.concurrency.max(1))),
+        config,
+        components,
+        cancel: stop.clone(),
+        metrics,
+    });
+    let mut queue = Queue::default();
+    let now = SystemTime::now();
+    for name in context.config.certificates.keys() {
+        queue.schedule(name, Event::Renew, now);
+    }
+    tracing::info!(
+        certificates = context.config.certificates.len(),
+        "acmekeep is running"
+    );
+    readiness.set_loaded(true);
+    notify(&[sd_notify::NotifyState::Ready]);
+
+    let mut expired: BTreeSet<String> = BTreeSet::new();
+    let mut tasks: JoinSet<Outcome> = JoinSet::new();
+    let mut busy: HashSet<String> = HashSet::new();
+    loop {
+        let now = SystemTime::now();
+        while let Some((name, event)) = queue.pop_due(now) {
+            if !context.config.certificates.contains_key(&name) || busy.contains(&name) {
+                continue;
+            }
+            busy.insert(name.clone());
+            let span = tracing::info_span!("certificate", name = %name);
+            tasks.spawn(tracing::Instrument::instrument(
+                tend::tend(Arc::clone(&context), name, event),
+                span,
+            ));
+        }
+        let sleep = queue
+            .next_due()
+            .map(|at| at.duration_since(now).unwrap_or_default())
+            .unwrap_or(MAX_SLEEP)
+            .min(MAX_SLEEP);
+        tokio::select! {
+            () = tokio::time::sleep(sleep) => {}
+            Some(done) = tasks.join_next() => match done {
+                Ok(outcome) => {
+                    busy.remove(&outcome.name);
+                    let changed = match outcome.expired {
+                        Some(true) => expired.insert(outcome.name.clone()),
+                        Some(false) => expired.remove(&outcome.name),
+                        None => false,
+                    };
+                    if changed {
+                        readiness.set_expired(expired.iter().cloned());
+                    }
+                    if context.config.certificates.contains_key(&outcome.name) {
+                        for (event, at) in outcome.next {
+                            queue.schedule(&outcome.name, event, at);
+                        }
+                    }
+                }
+                Err(err) => tracing::error!(error = %err, "a certificate task failed"),
+            },
+            _ = hup.recv() => {
+                notify(&[sd_notify::NotifyState::Reloading]);
+                if let Some(fresh) = reload(&path, &context) {
+                    let now = SystemTime::now();
+                    for (name, cert) in &context.config.certificates {
+                        match fresh.config.certificates.get(name) {
+                            None => {
+                                tracing::info!(certificate = %name, "no longer configured; not renewed any more");
+                                queue.forget(name);
+                                expired.remove(name);
+                                context.metrics.forget_certificate(name, &cert.issuer);
+                            }
+                            Some(new) if new.issuer != cert.issuer => {
+                                context.metrics.forget_certificate(name, &cert.issuer);
+                            }
+                            Some(_) => {}
+                        }
+                    }
+                    readiness.set_expired(expired.iter().cloned());
+                    for name in fresh.config.certificates.keys() {
+                        queue.schedule(name, Event::Renew, now);
+                    }
+                    context = fresh;
+                }
+                notify(&[sd_notify::NotifyState::Ready]);
+            }
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+        }
+    }
+
+    tracing::info!(in_flight = tasks.len(), "stopping");
+    notify(&[sd_notify::NotifyState::Stopping]);
+    stop.cancel();
+    while tasks.join_next().await.is_some() {}
+    if let Err(err) = serving.await {
+        tracing::warn!(error = %err, "the metrics server ended abnormally");
+    }
+    tracing::info!("stopped");
+    EXIT_OK
+}
+
+/// Loads and builds the configuration anew; on any problem logs it and keeps the old one.
+fn reload(path: &Path, old: &Arc<Context>) -> Option<Arc<Context>> {
+    let config = match config::load(path) {
+        Ok(config) => config,
+        Err(err) => {
+            tracing::error!("reload rejected, keeping the running configuration:\n{err}");
+            return None;
+        }
+    };
+    if config.daemon.state_dir != old.config.daemon.state_dir {
+        tracing::error!(
+            "reload rejected: daemon.state_dir cannot change while running; restart instead"
+        );
+        return None;
+    }
+    let components = match Components::build(&config) {
+        Ok(components) => components,
+        Err(err) => {
+            tracing::error!("reload rejected, keeping the running configuration:\n{err}");
+            return None;
+        }
+    };
+    tracing::info!(
+        certificates = config.certificates.len(),
+        "configuration reloaded"
+    );
+    Some(Arc::new(Context {
+        store: old.store.clone(),
+        issuance: Arc::new(Semaphore::new(config.daemon.concurrency.max(1))),
+        config,
+        components,
+        cancel: old.cancel.clone(),
+        metrics: old.metrics.clone(),
+    }))
+}
+
+/// Tells systemd about a state change; a no-op outside systemd.
+fn notify(states: &[sd_notify::NotifyState<'_>]) {
+    if let Err(err) = sd_notify::notify(states) {
+        tracing::debug!(error = %err, "sd_notify failed");
+    }
+}

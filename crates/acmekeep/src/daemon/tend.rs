@@ -1,0 +1,262 @@
+//! One due event of one certificate: look at what is deployed, renew it if due, refresh its
+//! ARI window, remember the outcome, and say when to look again.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use acme_core::CancellationToken;
+use acme_core::policy::{Assessment, IssueReason};
+use tokio::sync::Semaphore;
+
+use super::plan::{self, Basis};
+use super::queue::Event;
+use crate::config::Config;
+use crate::lifecycle;
+use crate::observe::Metrics;
+use crate::state::{CertState, LastResult, Store};
+use crate::wiring::Components;
+
+/// How long to wait before asking the CA again after a failed ARI request.
+const WINDOW_RETRY: Duration = Duration::from_secs(3600);
+
+/// What every task shares: the configuration it was started with and its components.
+pub struct Context {
+    /// The configuration.
+    pub config: Config,
+    /// Issuers, solvers and sinks built from it.
+    pub components: Components,
+    /// Per-certificate state records.
+    pub store: Store,
+    /// Bounds how many issuances run at once.
+    pub issuance: Arc<Semaphore>,
+    /// Cancelled when the daemon stops.
+    pub cancel: CancellationToken,
+    /// What `/metrics` shows.
+    pub metrics: Metrics,
+}
+
+/// What a task reports back to the scheduler.
+pub struct Outcome {
+    /// The certificate.
+    pub name: String,
+    /// Events to schedule for it.
+    pub next: Vec<(Event, SystemTime)>,
+    /// Whether its deployed certificate is missing or expired, where the task looked.
+    pub expired: Option<bool>,
+}
+
+/// Handles one due event of certificate `name`.
+pub async fn tend(context: Arc<Context>, name: String, event: Event) -> Outcome {
+    match event {
+        Event::Renew => renew(&context, &name).await,
+        Event::RefreshWindow => Outcome {
+            next: refresh_window(&context, &name).await,
+            name,
+            expired: None,
+        },
+    }
+}
+
+async fn renew(context: &Context, name: &str) -> Outcome {
+    let Some(cert) = context.config.certificates.get(name) else {
+        return Outcome {
+            name: name.to_string(),
+            next: Vec::new(),
+            expired: None,
+        };
+    };
+    let sinks = context
+        .components
+        .sinks
+        .get(name)
+        .cloned()
+        .unwrap_or_default();
+    let deployed = lifecycle::inspect(&sinks, &lifecycle::wanted(cert)).await;
+    let now = SystemTime::now();
+    let expired = deployed
+        .info
+        .as_ref()
+        .is_none_or(|info| info.not_after <= now);
+    let next = renew_deployed(context, name, deployed).await;
+    Outcome {
+        name: name.to_string(),
+        next,
+        expired: Some(expired),
+    }
+}
+
+async fn renew_deployed(
+    context: &Context,
+    name: &str,
+    deployed: lifecycle::Deployed,
+) -> Vec<(Event, SystemTime)> {
+    let Some(cert) = context.config.certificates.get(name) else {
+        return Vec::new();
+    };
+    let mut state = context.store.load(name);
+    let now = SystemTime::now();
+    let planned = plan::plan(
+        cert,
+        &deployed.assessment,
+        deployed.info.as_ref(),
+        &state,
+        now,
+    );
+    if let Some(info) = &deployed.info {
+        context.metrics.record_certificate(
+            name,
+            &cert.issuer,
+            info.not_before,
+            info.not_after,
+            planned.at,
+        );
+    }
+    let ready = matches!(
+        deployed.assessment,
+        Assessment::Valid { .. } | Assessment::Issue(IssueReason::Due { .. })
+    );
+    context.metrics.record_ready(name, &cert.issuer, ready);
+    if planned.at > now {
+        if planned.basis == Basis::Backoff {
+            tracing::info!(
+                retry_at = %humantime::format_rfc3339_seconds(planned.at),
+                failures = state.failures,
+                "waiting before the next attempt"
+            );
+        } else {
+            tracing::info!(
+                renews_at = %humantime::format_rfc3339_seconds(planned.at),
+                basis = %planned.basis,
+                "certificate is valid"
+            );
+        }
+        let mut next = vec![(Event::Renew, planned.at)];
+        if let Some(info) = &deployed.info {
+            let refresh = state
+                .ari
+                .as_ref()
+                .filter(|ari| ari.serial == info.serial)
+                .map_or(now, |ari| ari.refresh_at);
+            next.push((Event::RefreshWindow, refresh));
+        }
+        return next;
+    }
+
+    let Ok(_permit) = context.issuance.acquire().await else {
+        return Vec::new();
+    };
+    if context.cancel.is_cancelled() {
+        return Vec::new();
+    }
+    let reason = match (&planned.basis, &deployed.assessment) {
+        (Basis::Now(reason), _) => reason.clone(),
+        (basis, Assessment::Valid { .. }) => format!("due ({basis})"),
+        (basis, Assessment::Issue(reason)) => format!("{reason} ({basis})"),
+    };
+    tracing::info!(%reason, names = ?cert.domains, issuer = %cert.issuer, "issuing");
+    let result = lifecycle::issue_and_deploy(
+        &context.config,
+        &context.components,
+        name,
+        deployed.cert_pem.clone(),
+        &context.cancel,
+    )
+    .await;
+    let now = SystemTime::now();
+    state.last_attempt = Some(now);
+    match result {
+        Ok(issued) => {
+            tracing::info!(
+                serial = %issued.info.serial,
+                not_after = %humantime::format_rfc3339_seconds(issued.info.not_after),
+                "issued and deployed"
+            );
+            state = CertState {
+                issuer: Some(cert.issuer.clone()),
+                last_attempt: Some(now),
+                last_result: Some(LastResult::Issued),
+                last_error: issued.hook_error,
+                ..CertState::default()
+            };
+            save(context, name, &state);
+            // Look again at once: that plans the new certificate and fetches its window.
+            vec![(Event::Renew, now)]
+        }
+        Err(failure) if failure.cancelled => {
+            tracing::warn!("issuance abandoned; the deployed certificate was left as it was");
+            Vec::new()
+        }
+        Err(failure) => {
+            context.metrics.record_failure(name, &cert.issuer);
+            state.failures += 1;
+            let pause = plan::backoff(state.failures, failure.rate_limited);
+            state.retry_at = Some(now + pause);
+            state.last_result = Some(LastResult::Failed);
+            state.last_error = Some(failure.message.clone());
+            tracing::error!(
+                error = %failure.message,
+                failures = state.failures,
+                retry_at = %humantime::format_rfc3339_seconds(now + pause),
+                "issuance failed; the deployed certificate was left as it was"
+            );
+            save(context, name, &state);
+            vec![(Event::Renew, now + pause)]
+        }
+    }
+}
+
+async fn refresh_window(context: &Context, name: &str) -> Vec<(Event, SystemTime)> {
+    let Some(cert) = context.config.certificates.get(name) else {
+        return Vec::new();
+    };
+    let Some(issuer) = context.components.issuers.get(&cert.issuer) else {
+        return Vec::new();
+    };
+    let sinks = context
+        .components
+        .sinks
+        .get(name)
+        .cloned()
+        .unwrap_or_default();
+    let deployed = lifecycle::inspect(&sinks, &lifecycle::wanted(cert)).await;
+    let (Some(info), Some(pem)) = (deployed.info, deployed.cert_pem) else {
+        return Vec::new();
+    };
+    let now = SystemTime::now();
+    match issuer.renewal_window(&pem).await {
+        Ok(None) => Vec::new(),
+        Ok(Some(window)) => {
+            let mut state = context.store.load(name);
+            let adopted = plan::adopt_window(&window, &info, state.ari.as_ref(), now);
+            match &adopted {
+                Some(ari) => tracing::info!(
+                    window_start = %humantime::format_rfc3339_seconds(ari.start),
+                    window_end = %humantime::format_rfc3339_seconds(ari.end),
+                    renews_at = %humantime::format_rfc3339_seconds(ari.chosen),
+                    "CA renewal window"
+                ),
+                None => tracing::warn!(
+                    "ignoring the CA's renewal window: it starts before the certificate's not-before or is empty"
+                ),
+            }
+            let refresh_at = now + window.refresh_after;
+            state.ari = adopted;
+            save(context, name, &state);
+            let planned = plan::plan(cert, &deployed.assessment, Some(&info), &state, now);
+            vec![
+                (Event::Renew, planned.at),
+                (Event::RefreshWindow, refresh_at),
+            ]
+        }
+        Err(err) => {
+            tracing::warn!(error = %err, "cannot fetch the CA's renewal window; trying again later");
+            vec![(Event::RefreshWindow, now + WINDOW_RETRY)]
+        }
+    }
+}
+
+fn save(context: &Context, name: &str, state: &CertState) {
+    if let Err(err) = context.store.save(name, state) {
+        tracing::warn!(error = %err, "cannot write the state record");
+    }
+}

@@ -1,0 +1,248 @@
+//! One certificate's lifecycle step, shared by the one-shot and the daemon: read what the
+//! sinks hold, decide, and issue and deploy a new certificate when needed.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use acme_core::policy::{self, Assessment, IssueReason, Wanted};
+use acme_core::{Bundle, CancellationToken, CertInfo, IssueRequest, PrivateKeyPem, Sink, Solver};
+
+use crate::config::{CertificateConfig, Config};
+use crate::hooks::{HookEnv, Outcome, Stage};
+use crate::wiring::Components;
+
+/// What the sinks of one certificate hold, and what the policy makes of it.
+pub struct Deployed {
+    /// Issue now, or valid until when.
+    pub assessment: Assessment,
+    /// The deployed leaf, PEM, when one is deployed and readable.
+    pub cert_pem: Option<String>,
+    /// The deployed leaf, inspected.
+    pub info: Option<CertInfo>,
+}
+
+/// Reads every sink of a certificate: it is only valid if every sink holds a valid one,
+/// and the earliest renewal time counts.
+pub async fn inspect(sinks: &[Arc<dyn Sink>], wanted: &Wanted<'_>) -> Deployed {
+    let now = SystemTime::now();
+    let mut deployed = Deployed {
+        assessment: Assessment::Issue(IssueReason::Missing),
+        cert_pem: None,
+        info: None,
+    };
+    let mut result: Option<Assessment> = None;
+    for sink in sinks {
+        let assessment = match sink.load().await {
+            Ok(None) => Assessment::Issue(IssueReason::Missing),
+            Ok(Some(bundle)) => match CertInfo::from_pem(&bundle.cert_pem) {
+                Ok(info) => {
+                    let key_matches = info.matches_key(&bundle.key);
+                    let assessment = policy::assess(Some((&info, key_matches)), wanted, now);
+                    if deployed.info.is_none() {
+                        deployed.cert_pem = Some(bundle.cert_pem);
+                        deployed.info = Some(info);
+                    }
+                    assessment
+                }
+                Err(err) => Assessment::Issue(IssueReason::Unusable(err.to_string())),
+            },
+            Err(err) => Assessment::Issue(IssueReason::Unusable(err.to_string())),
+        };
+        result = Some(match (result, assessment) {
+            (Some(Assessment::Issue(reason)), _) | (_, Assessment::Issue(reason)) => {
+                Assessment::Issue(reason)
+            }
+            (
+                Some(Assessment::Valid {
+                    renew_at: a,
+                    not_after: na,
+                }),
+                Assessment::Valid {
+                    renew_at: b,
+                    not_after: nb,
+                },
+            ) => Assessment::Valid {
+                renew_at: a.min(b),
+                not_after: na.min(nb),
+            },
+            (None, valid) => valid,
+        });
+    }
+    if let Some(assessment) = result {
+        deployed.assessment = assessment;
+    }
+    deployed
+}
+
+/// What the configuration wants of a certificate, for the policy.
+pub fn wanted(cert: &CertificateConfig) -> Wanted<'_> {
+    Wanted {
+        names: &cert.domains,
+        key_type: cert.key,
+        renew_before: cert.renew_before,
+    }
+}
+
+/// Why an issuance failed, with what the scheduler needs to decide when to try again.
+#[derive(Debug)]
+pub struct Failure {
+    /// For people.
+    pub message: String,
+    /// The CA said we are rate limited.
+    pub rate_limited: bool,
+    /// The issuance was abandoned because acmekeep is stopping.
+    pub cancelled: bool,
+}
+
+impl From<acme_core::Error> for Failure {
+    fn from(err: acme_core::Error) -> Failure {
+        Failure {
+            rate_limited: err.acme_problem() == Some("rateLimited"),
+            cancelled: matches!(err, acme_core::Error::Cancelled),
+            message: err.to_string(),
+        }
+    }
+}
+
+impl From<String> for Failure {
+    fn from(message: String) -> Failure {
+        Failure {
+            message,
+            rate_limited: false,
+            cancelled: false,
+        }
+    }
+}
+
+/// A deployed certificate, and a hook failure that did not undo it.
+#[derive(Debug)]
+pub struct Issued {
+    /// The new certificate.
+    pub info: CertInfo,
+    /// The deploy or post hook that failed, if one did.
+    pub hook_error: Option<String>,
+}
+
+/// Runs the `pre` hooks, issues and deploys, then runs the `deploy` hooks (after success)
+/// and the `post` hooks (always). A failing `pre` hook fails the attempt; a failing
+/// `deploy` or `post` hook is reported but does not undo the deployment.
+pub async fn issue_and_deploy(
+    config: &Config,
+    components: &Components,
+    name: &str,
+    replaces: Option<String>,
+    cancel: &CancellationToken,
+) -> Result<Issued, Failure> {
+    let cert = config
+        .certificates
+        .get(name)
+        .ok_or_else(|| format!("certificate {name:?} is no longer configured"))?;
+    let sinks = components.sinks.get(name).cloned().unwrap_or_default();
+    let mut env = HookEnv {
+        cert_name: name.to_string(),
+        names: cert.domains.clone(),
+        issuer: cert.issuer.clone(),
+        files: sinks.iter().filter_map(|s| s.files()).collect(),
+        serial: None,
+        not_after: None,
+    };
+    let result = match cert.hooks.run(Stage::Pre, &env).await {
+        Ok(()) => deploy(config, components, name, replaces, cancel).await,
+        Err(err) => Err(Failure::from(err.to_string())),
+    };
+    let mut hook_error = None;
+    let outcome = match &result {
+        Ok(info) => {
+            env.serial = Some(info.serial.clone());
+            env.not_after = Some(info.not_after);
+            if let Err(err) = cert.hooks.run(Stage::Deploy, &env).await {
+                tracing::error!(error = %err, "deploy hook failed; the new certificate stays deployed");
+                hook_error = Some(err.to_string());
+            }
+            Outcome::Success
+        }
+        Err(_) => Outcome::Failure,
+    };
+    if let Err(err) = cert.hooks.run(Stage::Post(outcome), &env).await {
+        tracing::error!(error = %err, "post hook failed");
+        hook_error.get_or_insert(err.to_string());
+    }
+    result.map(|info| Issued { info, hook_error })
+}
+
+/// Issues a certificate with a fresh key, checks it, and stores it in every sink.
+///
+/// Nothing is deployed unless the issuer returned a certificate for exactly the configured
+/// names and for the new key. Cancellation is honoured up to the first sink write; once
+/// writing starts, every sink is written.
+async fn deploy(
+    config: &Config,
+    components: &Components,
+    name: &str,
+    replaces: Option<String>,
+    cancel: &CancellationToken,
+) -> Result<CertInfo, Failure> {
+    let cert = config
+        .certificates
+        .get(name)
+        .ok_or_else(|| format!("certificate {name:?} is no longer configured"))?;
+    let issuer = components
+        .issuers
+        .get(&cert.issuer)
+        .ok_or_else(|| format!("issuer {:?} is not configured", cert.issuer))?;
+    let sinks = components.sinks.get(name).cloned().unwrap_or_default();
+    let key_type = cert.key;
+    let key = tokio::task::spawn_blocking(move || key_type.generate())
+        .await
+        .map_err(|e| format!("key generation stopped: {e}"))??;
+    let csr_der = acme_core::build_csr(&cert.domains, &key)?;
+    let mut solvers: BTreeMap<String, Arc<dyn Solver>> = BTreeMap::new();
+    if let Some(solver) = config
+        .solver_for(name)
+        .and_then(|s| components.solvers.get(s))
+    {
+        for domain in &cert.domains {
+            solvers.insert(domain.clone(), Arc::clone(solver));
+        }
+    }
+    let request = IssueRequest {
+        cert_name: name.to_string(),
+        names: cert.domains.clone(),
+        csr_der,
+        solvers,
+        replaces,
+        cancel: cancel.clone(),
+    };
+    let chain = issuer.issue(&request).await?;
+    let info = CertInfo::from_pem(&chain.cert_pem)?;
+    let key = PrivateKeyPem::from_key_pair(&key)?;
+    if !info.covers_exactly(&cert.domains) {
+        return Err(format!(
+            "the issuer returned a certificate for {:?}, not for the configured {:?}; nothing was deployed",
+            info.names, cert.domains
+        )
+        .into());
+    }
+    if !info.matches_key(&key) {
+        return Err(
+            "the issuer returned a certificate for another key; nothing was deployed"
+                .to_string()
+                .into(),
+        );
+    }
+    if cancel.is_cancelled() {
+        return Err(acme_core::Error::Cancelled.into());
+    }
+    let bundle = Bundle {
+        cert_pem: chain.cert_pem,
+        chain_pem: chain.chain_pem,
+        key,
+        ca_pem: chain.ca_pem,
+    };
+    for sink in &sinks {
+        sink.store(&bundle).await?;
+        tracing::info!(sink = %sink.describe(), serial = %info.serial, "deployed");
+    }
+    Ok(info)
+}
