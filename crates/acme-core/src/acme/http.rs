@@ -97,10 +97,10 @@ impl HttpClient for AcmeHttp {
             let started = std::time::Instant::now();
             let result = match tokio::time::timeout(timeout, fut).await {
                 Ok(Ok(rsp)) => Ok(BytesResponse::from(rsp)),
-                Ok(Err(e)) => Err(instant_acme::Error::Other(Box::new(e))),
-                Err(_) => Err(instant_acme::Error::Other(
+                Ok(Err(e)) => Err(instant_acme::Error::Other(Box::new(Transport(Box::new(e))))),
+                Err(_) => Err(instant_acme::Error::Other(Box::new(Transport(
                     format!("no answer within {timeout:?}").into(),
-                )),
+                )))),
             };
             let elapsed = started.elapsed();
             let status = match &result {
@@ -217,5 +217,22 @@ mod tests {
             "acmekeep_acme_client_request_count{{method=\"GET\",host=\"{closed}\",status=\"error\"}} 1\n"
         );
         assert!(text.contains(&expected), "{text}");
+    }
+}
+
+/// A request that got no HTTP answer (connection refused or reset, TLS failure, timeout):
+/// the one kind of `instant_acme::Error::Other` that is safe to retry.
+#[derive(Debug)]
+pub(crate) struct Transport(pub(crate) crate::BoxError);
+
+impl std::fmt::Display for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for Transport {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
     }
 }

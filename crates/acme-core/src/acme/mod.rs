@@ -1,8 +1,10 @@
 //! The ACME (RFC 8555) issuer on top of instant-acme.
 
 mod account;
+mod ari;
 mod directory;
 mod http;
+mod profile;
 pub(crate) mod retry;
 
 use std::collections::HashSet;
@@ -12,8 +14,8 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use instant_acme::{
-    Account, AuthorizationStatus, ChallengeType, Identifier, NewOrder, Order, OrderStatus,
-    RetryPolicy,
+    Account, AuthorizationStatus, CertificateIdentifier, ChallengeType, Identifier, NewOrder,
+    Order, OrderStatus, RetryPolicy,
 };
 use serde::Deserialize;
 use tokio::sync::Mutex;
@@ -22,7 +24,9 @@ pub use account::EabConfig;
 pub use directory::{DIRECTORY_ALIASES, resolve_directory};
 use retry::retrying;
 
-use crate::{Challenge, ChallengeKind, Error, IssueRequest, IssuedChain, Issuer, Solver};
+use crate::{
+    Challenge, ChallengeKind, Error, IssueRequest, IssuedChain, Issuer, RenewalWindow, Solver,
+};
 
 /// Configuration of an ACME issuer (`kind = "acme"`).
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
@@ -39,6 +43,11 @@ pub struct AcmeConfig {
     /// External account binding, for CAs that require it (ZeroSSL, Google, …).
     #[serde(default)]
     pub eab: Option<EabConfig>,
+    /// The certificate profile to ask for (ACME profiles extension), e.g. `classic` or
+    /// `shortlived` at Let's Encrypt. It must be one the directory lists in `meta.profiles`;
+    /// unset, the CA's default profile is used.
+    #[serde(default)]
+    pub profile: Option<String>,
     /// The deadline for one whole issuance, from new order to downloaded chain.
     #[serde(
         default = "default_timeout",
@@ -62,6 +71,11 @@ const FIRST_POLL: Duration = Duration::from_millis(20);
 /// Every protocol step is retried on badNonce, 5xx and network errors; polling starts
 /// at tens of milliseconds and backs off, honouring Retry-After; the whole issuance is
 /// bounded by [`AcmeConfig::timeout`]. Challenges are always cleaned up.
+///
+/// Extensions, where the CA's directory offers them: orders name [`AcmeConfig::profile`]
+/// (checked against `meta.profiles` first); a renewal names the certificate it replaces
+/// (RFC 9773 `replaces`, dropped if the CA refuses it); [`Issuer::renewal_window`] returns
+/// the CA's suggested renewal window.
 pub struct AcmeIssuer {
     name: String,
     config: AcmeConfig,
@@ -111,21 +125,62 @@ impl AcmeIssuer {
         Ok(account)
     }
 
+    /// Creates the order: with the configured profile (checked against the directory's
+    /// list first) and, when renewing at a CA that offers ARI, naming the certificate it
+    /// replaces. A CA that refuses the `replaces` field gets the order once more without it.
     async fn new_order(&self, request: &IssueRequest) -> Result<(Account, Order), Error> {
         let identifiers: Vec<Identifier> = request
             .names
             .iter()
             .map(|n| Identifier::Dns(n.clone()))
             .collect();
+        let mut replaces = replaced_certificate_id(request);
         let mut account = self.account(false).await?;
         let mut fresh = false;
         loop {
-            match retrying!("new order", account.new_order(&NewOrder::new(&identifiers))) {
-                Ok(order) => return Ok((account, order)),
+            let mut new_order = NewOrder::new(&identifiers);
+            if let Some(profile) = &self.config.profile {
+                let offered = account.profiles().map(|p| p.name);
+                profile::check(profile, offered, &self.store.directory)?;
+                new_order = new_order.profile(profile);
+            }
+            if let Some(id) = &replaces {
+                new_order = new_order.replaces(id.clone());
+            }
+            match retrying!("new order", request_order(&account, &new_order)) {
+                Ok(OrderAnswer::Created(order)) => {
+                    if let Some(id) = &replaces {
+                        tracing::info!("renewal order replaces {id}");
+                    }
+                    return Ok((account, *order));
+                }
+                Ok(OrderAnswer::NoRenewalInfo) => {
+                    tracing::debug!(
+                        "the directory offers no renewal information; ordering without replaces"
+                    );
+                    replaces = None;
+                }
+                Ok(OrderAnswer::ReplacesIgnored) => {
+                    if let Some(id) = replaces.take() {
+                        tracing::warn!(
+                            "renewal order replaces {id}, but the CA did not echo the field \
+                             as RFC 9773 requires; ordering again without replaces"
+                        );
+                    }
+                }
                 Err(err) if err.acme_problem() == Some("accountDoesNotExist") && !fresh => {
                     tracing::warn!("the CA does not know the stored account; registering anew");
                     account = self.account(true).await?;
                     fresh = true;
+                }
+                Err(err) if replaces.is_some() && refuses_replacement(&err) => {
+                    if let Some(id) = replaces.take() {
+                        tracing::warn!(
+                            error = %err,
+                            "renewal order replaces {id}, but the CA refused it; \
+                             ordering again without replaces"
+                        );
+                    }
                 }
                 Err(err) => return Err(err),
             }
@@ -219,6 +274,75 @@ impl Issuer for AcmeIssuer {
             }),
             other => other,
         }
+    }
+
+    /// Asks the CA's renewal information (RFC 9773) for `cert_pem`.
+    ///
+    /// `Ok(None)` when the directory has no `renewalInfo`, or when the certificate has no
+    /// Authority Key Identifier to name it by. The CA's Retry-After becomes `refresh_after`,
+    /// bounded to between one minute and one day.
+    async fn renewal_window(&self, cert_pem: &str) -> Result<Option<RenewalWindow>, Error> {
+        let Some(id) = ari::certificate_id(cert_pem)? else {
+            tracing::debug!(
+                "the certificate has no Authority Key Identifier; no renewal information"
+            );
+            return Ok(None);
+        };
+        let account = self.account(false).await?;
+        ari::fetch(&account, &id).await
+    }
+}
+
+/// The ARI identifier of the certificate a request replaces, if it names one and it can be
+/// identified (a certificate that cannot is renewed all the same, just without `replaces`).
+fn replaced_certificate_id(request: &IssueRequest) -> Option<CertificateIdentifier<'static>> {
+    let pem = request.replaces.as_deref()?;
+    match ari::certificate_id(pem) {
+        Ok(id) => id,
+        Err(err) => {
+            tracing::warn!(error = %err, "cannot identify the certificate being replaced; ordering without replaces");
+            None
+        }
+    }
+}
+
+/// What became of one new-order request, beyond success and errors worth retrying.
+enum OrderAnswer {
+    /// The CA created the order (boxed: it is much larger than the other answers).
+    Created(Box<Order>),
+    /// The order named a replaced certificate, but the directory has no `renewalInfo`:
+    /// nothing was sent (instant-acme refuses such an order locally).
+    NoRenewalInfo,
+    /// The CA created an order but did not echo `replaces`, as RFC 9773 requires of a CA
+    /// that accepts it; instant-acme rejects such an answer.
+    ReplacesIgnored,
+}
+
+async fn request_order(
+    account: &Account,
+    new_order: &NewOrder<'_>,
+) -> Result<OrderAnswer, instant_acme::Error> {
+    match account.new_order(new_order).await {
+        Ok(order) => Ok(OrderAnswer::Created(Box::new(order))),
+        Err(instant_acme::Error::Unsupported(_)) => Ok(OrderAnswer::NoRenewalInfo),
+        // instant-acme has no dedicated variant for this; without the match the answer would
+        // count as a network failure and be retried as one.
+        Err(instant_acme::Error::Other(err))
+            if err.to_string().starts_with("replaces field mismatch") =>
+        {
+            Ok(OrderAnswer::ReplacesIgnored)
+        }
+        Err(err) => Err(err),
+    }
+}
+
+/// Whether a new order that named a replaced certificate may have failed because of it: any
+/// problem document from the CA, except badNonce (and network errors), which `retrying!`
+/// already retried and which have nothing to do with the order's content.
+fn refuses_replacement(err: &Error) -> bool {
+    match err.acme_problem() {
+        Some("badNonce") | None => false,
+        Some(_) => true,
     }
 }
 
@@ -379,4 +503,50 @@ async fn explain_invalid(order: &mut Order) -> Option<Error> {
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn acme_error(problem: Option<&str>, retryable: bool) -> Error {
+        Error::Acme {
+            step: "new order",
+            message: "something happened".into(),
+            problem: problem.map(str::to_string),
+            retryable,
+            retry_after: None,
+        }
+    }
+
+    #[test]
+    fn a_problem_from_the_ca_on_a_replacing_order_counts_as_refusing_replaces() {
+        for problem in ["alreadyReplaced", "malformed", "conflict", "serverInternal"] {
+            let retryable = problem == "serverInternal";
+            assert!(
+                refuses_replacement(&acme_error(Some(problem), retryable)),
+                "{problem}"
+            );
+        }
+    }
+
+    #[test]
+    fn bad_nonces_and_network_failures_do_not_count_as_refusing_replaces() {
+        assert!(!refuses_replacement(&acme_error(Some("badNonce"), true)));
+        assert!(!refuses_replacement(&acme_error(None, true)));
+        assert!(!refuses_replacement(&Error::Deadline(Duration::from_secs(
+            1
+        ))));
+    }
+
+    #[test]
+    fn profile_defaults_to_none_and_is_read_from_config() {
+        let config: AcmeConfig =
+            serde_json::from_str(r#"{"directory": "letsencrypt"}"#).expect("minimal config");
+        assert_eq!(config.profile, None);
+        let config: AcmeConfig =
+            serde_json::from_str(r#"{"directory": "letsencrypt", "profile": "shortlived"}"#)
+                .expect("config with profile");
+        assert_eq!(config.profile.as_deref(), Some("shortlived"));
+    }
 }

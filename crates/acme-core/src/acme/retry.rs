@@ -35,7 +35,10 @@ pub(crate) fn classify(step: &'static str, err: instant_acme::Error) -> Error {
             let retryable = kind == "badNonce" || problem.status.is_some_and(|s| s >= 500);
             (message, retryable)
         }
-        E::Hyper(_) | E::Other(_) => (format!("cannot reach the CA: {}", chain(&err)), true),
+        E::Hyper(_) => (format!("cannot reach the CA: {}", chain(&err)), true),
+        E::Other(inner) if inner.is::<super::http::Transport>() => {
+            (format!("cannot reach the CA: {}", chain(&err)), true)
+        }
         E::Timeout(_) => (
             "the CA did not finish in time (order still pending or processing)".to_string(),
             false,
@@ -111,6 +114,22 @@ mod tests {
         assert!(classify("new order", problem("serverInternal", 500)).is_retryable());
         assert!(!classify("new order", problem("rejectedIdentifier", 400)).is_retryable());
         assert!(!classify("new order", problem("rateLimited", 429)).is_retryable());
+    }
+
+    #[test]
+    fn only_requests_without_an_answer_count_as_network_errors() {
+        let refused = instant_acme::Error::Other(Box::new(super::super::http::Transport(
+            "connection refused".into(),
+        )));
+        let err = classify("new order", refused);
+        assert!(err.is_retryable());
+        assert!(
+            err.to_string()
+                .contains("cannot reach the CA: connection refused"),
+            "{err}"
+        );
+        let other = instant_acme::Error::Other("replaces field mismatch".into());
+        assert!(!classify("new order", other).is_retryable());
     }
 
     #[test]
