@@ -74,7 +74,6 @@ pub async fn run(config: Config) -> u8 {
     let path = config.path.clone();
     let stop = CancellationToken::new();
     let readiness = Readiness::new();
-    tracing::info!(address = %server.local_addr(), "serving /metrics, /healthz and /readyz");
     let serving = tokio::spawn(server.serve(metrics.clone(), readiness.clone(), stop.clone()));
     let mut context = Arc::new(Context {
         store: Store::new(&config.daemon.state_dir),

@@ -53,7 +53,7 @@ struct AppState {
 }
 
 impl MetricsServer {
-    /// Binds `addr` (port 0 picks a free port; see [`local_addr`](MetricsServer::local_addr)).
+    /// Binds `addr`; a busy or forbidden address is reported here, before serving starts.
     pub async fn bind(addr: SocketAddr) -> Result<MetricsServer, ObserveError> {
         let bind_error = |source| ObserveError::Bind { addr, source };
         let listener = TcpListener::bind(addr).await.map_err(bind_error)?;
@@ -62,6 +62,7 @@ impl MetricsServer {
     }
 
     /// The address actually bound.
+    #[cfg(test)]
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
     }
