@@ -3,20 +3,25 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
+use crate::acme2certifier::Acme2certifier;
 use crate::pebble::Pebble;
 use crate::port::free_port;
 use crate::testdir::TestDir;
 
-/// Builder for an acmekeep TOML config with one ACME issuer named `pebble`, one http-01
-/// solver named `web`, and certificates delivered to `DIR/out/<name>` by the files sink.
+/// Builder for an acmekeep TOML config with one ACME issuer (named `pebble`, or
+/// `acme2certifier`), one http-01 solver named `web`, and certificates delivered to
+/// `DIR/out/<name>` by the files sink.
 #[derive(Debug, Clone)]
 pub struct Config {
+    issuer: String,
     state_dir: PathBuf,
     out_dir: PathBuf,
     directory_url: String,
     ca_bundle: Option<PathBuf>,
     http_port: u16,
+    metrics_port: u16,
     eab: Option<(String, String)>,
+    profile: Option<String>,
     certificates: Vec<(String, Vec<String>, String)>,
 }
 
@@ -31,17 +36,34 @@ impl Config {
         }
     }
 
+    /// A config for `acme2certifier` (issuer `acme2certifier`): its plain-http directory,
+    /// no `ca_bundle`, the solver on a free port (acme2certifier does not validate).
+    pub fn for_acme2certifier(dir: &TestDir, server: &Acme2certifier) -> Config {
+        Config {
+            issuer: "acme2certifier".to_string(),
+            ..Config::for_directory(dir, server.directory_url())
+        }
+    }
+
     /// A config for an arbitrary directory URL, without `ca_bundle`, the solver on a free port.
     pub fn for_directory(dir: &TestDir, directory_url: &str) -> Config {
         Config {
+            issuer: "pebble".to_string(),
             state_dir: dir.state_dir(),
             out_dir: dir.path().join("out"),
             directory_url: directory_url.to_string(),
             ca_bundle: None,
             http_port: free_port(),
+            metrics_port: free_port(),
             eab: None,
+            profile: None,
             certificates: Vec::new(),
         }
+    }
+
+    /// The port the daemon serves metrics on (a free one, so parallel daemons do not clash).
+    pub fn metrics_port(&self) -> u16 {
+        self.metrics_port
     }
 
     /// Makes the http-01 solver listen on `port` instead of the CA's validation port.
@@ -55,6 +77,17 @@ impl Config {
     pub fn eab(mut self, kid: &str, hmac_key: &str) -> Config {
         self.eab = Some((kid.to_string(), hmac_key.to_string()));
         self
+    }
+
+    /// Asks the CA for certificate profile `profile` (the issuer's `profile` key).
+    pub fn profile(mut self, profile: &str) -> Config {
+        self.profile = Some(profile.to_string());
+        self
+    }
+
+    /// The name of the configured issuer (`[issuers.NAME]`; also its account file's name).
+    pub fn issuer_name(&self) -> &str {
+        &self.issuer
     }
 
     /// Adds certificate `name` for `domains` with an `ecdsa-p256` key.
@@ -75,12 +108,14 @@ impl Config {
         let mut toml = String::new();
         let _ = writeln!(
             toml,
-            "[daemon]\nstate_dir = {}\nconcurrency = 4\n",
-            quote(&self.state_dir.to_string_lossy())
+            "[daemon]\nstate_dir = {}\nconcurrency = 4\nlisten_metrics = \"127.0.0.1:{}\"\n",
+            quote(&self.state_dir.to_string_lossy()),
+            self.metrics_port
         );
         let _ = writeln!(
             toml,
-            "[issuers.pebble]\nkind = \"acme\"\ndirectory = {}",
+            "[issuers.{}]\nkind = \"acme\"\ndirectory = {}",
+            self.issuer,
             quote(&self.directory_url)
         );
         let _ = writeln!(toml, "email = \"test@example.test\"");
@@ -91,6 +126,9 @@ impl Config {
                 quote(kid),
                 quote(hmac_key)
             );
+        }
+        if let Some(profile) = &self.profile {
+            let _ = writeln!(toml, "profile = {}", quote(profile));
         }
         if let Some(ca_bundle) = &self.ca_bundle {
             let _ = writeln!(toml, "ca_bundle = {}", quote(&ca_bundle.to_string_lossy()));
@@ -108,7 +146,12 @@ impl Config {
                 "\n[certificates.{name}]\ndomains = [{}]",
                 domains.join(", ")
             );
-            let _ = writeln!(toml, "issuer = \"pebble\"\nkey = {}", quote(key));
+            let _ = writeln!(
+                toml,
+                "issuer = {}\nkey = {}",
+                quote(&self.issuer),
+                quote(key)
+            );
             let _ = writeln!(
                 toml,
                 "sinks = [{{ kind = \"files\", dir = {} }}]",

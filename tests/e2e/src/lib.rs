@@ -3,16 +3,17 @@
 //! Every test gets its own [`TestDir`] (a temporary directory holding the config, the state
 //! directory, the sinks and the server logs) and, when it needs a CA, its own [`Pebble`]
 //! (pebble plus pebble-challtestsrv as mock DNS, on free loopback ports, stopped by pid when
-//! dropped). [`Config`] writes the TOML for the usual shape (one ACME issuer, one http-01
-//! solver, some certificates); [`TestDir::acmekeep`] runs the binary with a timeout and
-//! returns a [`Run`] whose assertions print the command, its output and the tail of every
-//! server log when they fail. [`SinkDir`] inspects what the files sink delivered, with the
+//! dropped). Tests of ACME extensions pebble lacks (renewal information, profiles,
+//! `replaces`) use an [`Acme2certifier`] instead. [`Config`] writes the TOML for the usual
+//! shape (one ACME issuer, one http-01 solver, some certificates); [`TestDir::acmekeep`] runs
+//! the binary with a timeout and returns a [`Run`] whose assertions print the command, its
+//! output and the tail of every server log when they fail. [`SinkDir`] inspects what the files sink delivered, with the
 //! `openssl` command line tool, so the checks do not share code with the program under test.
 //!
 //! What it does not do: it does not build the binary (run `scripts/test`, or
 //! `cargo build -p acmekeep` before `cargo test -p e2e`; `ACMEKEEP_BIN` points elsewhere),
-//! and it does not install servers. A missing `pebble` fails the test with the command that
-//! installs it; nothing is skipped.
+//! and it does not install servers. A missing `pebble` or acme2certifier venv fails the test
+//! with the command that installs it; nothing is skipped.
 //!
 //! This is test support code: it panics with a readable message instead of returning errors,
 //! the way a failing assertion does.
@@ -27,14 +28,18 @@
 //! assert_eq!(dir.sink("web").dns_names(), ["web.example.test"]);
 //! ```
 
+mod acme2certifier;
 mod config;
+mod daemon;
 mod pebble;
 mod port;
 mod sink;
 mod testdir;
 mod tool;
 
+pub use acme2certifier::Acme2certifier;
 pub use config::Config;
+pub use daemon::Daemon;
 pub use pebble::{Pebble, PebbleOptions};
 pub use port::free_port;
 pub use sink::SinkDir;

@@ -45,6 +45,20 @@ impl SinkDir {
         out.trim().trim_start_matches("serial=").to_string()
     }
 
+    /// The certificate's notAfter as Unix seconds (via `openssl x509 -enddate` and `date`).
+    pub fn not_after_unix(&self) -> i64 {
+        let out = self.x509(&["-noout", "-enddate"]);
+        let date = out.trim().trim_start_matches("notAfter=");
+        let epoch = std::process::Command::new("date")
+            .args(["-u", "-d", date, "+%s"])
+            .output()
+            .expect("run date");
+        String::from_utf8_lossy(&epoch.stdout)
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("cannot convert notAfter {date:?} to Unix seconds"))
+    }
+
     /// The DNS names in the certificate's subjectAltName, sorted.
     pub fn dns_names(&self) -> Vec<String> {
         let out = self.x509(&["-noout", "-ext", "subjectAltName"]);

@@ -131,7 +131,7 @@ impl TestDir {
 }
 
 /// Locates the binary under test, or fails with how to build it.
-fn acmekeep_binary() -> PathBuf {
+pub(crate) fn acmekeep_binary() -> PathBuf {
     if let Some(path) = std::env::var_os("ACMEKEEP_BIN") {
         return PathBuf::from(path);
     }
@@ -257,7 +257,7 @@ impl fmt::Display for Run {
 }
 
 /// Every `*.log` file under `dir`, sorted.
-fn log_files(dir: &Path) -> Vec<PathBuf> {
+pub(crate) fn log_files(dir: &Path) -> Vec<PathBuf> {
     let mut logs = Vec::new();
     let mut pending = vec![dir.to_path_buf()];
     while let Some(dir) = pending.pop() {

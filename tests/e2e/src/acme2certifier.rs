@@ -1,0 +1,282 @@
+//! A real acme2certifier ACME server (with ARI and profiles) on a free loopback port.
+//!
+//! acme2certifier is a Python package: scripts/test installs it into a venv
+//! (`target/e2e-tools/a2c-venv`, or `$ACME2CERTIFIER_VENV`); this module only starts it. Its own entry point binds 0.0.0.0:80, so it is
+//! served here through its WSGI application with `wsgiref` on 127.0.0.1.
+
+use std::fs::{self, File};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+use crate::port::free_port;
+use crate::testdir::{TestDir, tail};
+use crate::tool;
+
+/// The environment variable naming the venv that holds acme2certifier, when it is not the
+/// default `target/e2e-tools/a2c-venv` of this workspace.
+const VENV_ENV: &str = "ACME2CERTIFIER_VENV";
+
+/// How long acme2certifier may take to import and listen (Python start-up is slow).
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How often it is started on fresh ports when it exits right away (a port was taken).
+const START_ATTEMPTS: u32 = 3;
+
+/// The WSGI server: acme2certifier's application on the port given as first argument.
+const SERVE_PY: &str = r#"import sys
+from wsgiref.simple_server import make_server
+from acme2certifier.share.acme2certifier_wsgi import application, get_handler_cls
+
+server = make_server("127.0.0.1", int(sys.argv[1]), application, handler_class=get_handler_cls())
+server.serve_forever()
+"#;
+
+/// A running acme2certifier, killed and reaped on drop.
+///
+/// It signs with its own CA (made with openssl for each instance, [`Acme2certifier::ca_cert`]),
+/// keeps its state in SQLite under `DIR/acme2certifier/`, and skips challenge validation
+/// (`challenge_validation_disable`, acknowledged with `ACME2CERTIFIER_I_KNOW_THE_RISK=1`):
+/// every presented challenge is valid, so tests exercise the protocol, not the solvers.
+/// Its directory (plain http) offers `renewalInfo` and the profiles in
+/// [`Acme2certifier::PROFILES`].
+#[derive(Debug)]
+pub struct Acme2certifier {
+    child: Child,
+    workdir: PathBuf,
+    directory_url: String,
+}
+
+impl Acme2certifier {
+    /// The certificate profiles its directory offers, name and description.
+    pub const PROFILES: [(&str, &str); 2] = [
+        ("classic", "certificates for ten days"),
+        ("shortlived", "the same certificates, under another name"),
+    ];
+
+    /// How long its certificates are valid, in days (`cert_validity_days`).
+    pub const CERT_VALIDITY_DAYS: u32 = 10;
+
+    /// The Retry-After, in seconds, it sends with renewal information.
+    pub const RENEWAL_INFO_RETRY_AFTER: u64 = 600;
+
+    /// Starts acme2certifier with its files and log under `DIR/acme2certifier/` and waits
+    /// until its directory answers with `renewalInfo` and `meta.profiles`.
+    ///
+    /// Fails the test if the venv is missing (with the command that creates it) or the
+    /// server does not come up.
+    pub fn start(dir: &TestDir) -> Acme2certifier {
+        let python = venv_dir().join("bin").join("python");
+        if !python.is_file() {
+            panic!(
+                "acme2certifier is not installed: no {} (run scripts/test, which creates the \
+                 venv and pip-installs acme2certifier; or point {VENV_ENV} at a venv that has it)",
+                python.display()
+            );
+        }
+        let workdir = dir.path().join("acme2certifier");
+        fs::create_dir_all(workdir.join("certs")).expect("create the acme2certifier directory");
+        make_ca(&workdir);
+        fs::write(workdir.join("acme_srv.cfg"), server_config(&workdir))
+            .expect("write acme_srv.cfg");
+        fs::write(workdir.join("serve.py"), SERVE_PY).expect("write serve.py");
+
+        let mut failures = Vec::new();
+        for _ in 0..START_ATTEMPTS {
+            match Acme2certifier::try_start(&python, &workdir, free_port()) {
+                Ok(server) => {
+                    server.assert_directory_offers_ari_and_profiles();
+                    return server;
+                }
+                Err(failure) => failures.push(failure),
+            }
+        }
+        panic!("acme2certifier did not start:\n{}", failures.join("\n\n"))
+    }
+
+    fn try_start(python: &Path, workdir: &Path, port: u16) -> Result<Acme2certifier, String> {
+        let log = File::create(workdir.join("acme2certifier.log")).expect("create the log");
+        let stderr = log.try_clone().expect("duplicate a log file handle");
+        let child = Command::new(python)
+            .arg(workdir.join("serve.py"))
+            .arg(port.to_string())
+            .current_dir(workdir)
+            .env("ACME_SRV_CONFIGFILE", workdir.join("acme_srv.cfg"))
+            .env("ACME2CERTIFIER_I_KNOW_THE_RISK", "1")
+            .env("PYTHONUNBUFFERED", "1")
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(stderr)
+            .spawn()
+            .unwrap_or_else(|err| panic!("cannot start {}: {err}", python.display()));
+        let mut server = Acme2certifier {
+            child,
+            workdir: workdir.to_path_buf(),
+            directory_url: format!("http://127.0.0.1:{port}/directory"),
+        };
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            if let Ok(Some(status)) = server.child.try_wait() {
+                return Err(format!("exited early ({status})\n{}", server.log_tail()));
+            }
+            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Ok(server);
+            }
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "not listening after {START_TIMEOUT:?}\n{}",
+                    server.log_tail()
+                ));
+            }
+            sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Fetches the directory with curl: proves the server works and is configured as the
+    /// tests assume before any of them relies on it.
+    fn assert_directory_offers_ari_and_profiles(&self) {
+        let body = tool::stdout(
+            "curl",
+            &["--silent", "--show-error", "--fail", &self.directory_url],
+        );
+        let wanted = ["\"newOrder\"", "\"renewalInfo\"", "\"profiles\""]
+            .into_iter()
+            .chain(Acme2certifier::PROFILES.map(|(name, _)| name));
+        for needle in wanted {
+            assert!(
+                body.contains(needle),
+                "acme2certifier's directory {} lacks {needle}:\n{body}\n{}",
+                self.directory_url,
+                self.log_tail()
+            );
+        }
+    }
+
+    /// The ACME directory URL, `http://127.0.0.1:PORT/directory`.
+    pub fn directory_url(&self) -> &str {
+        &self.directory_url
+    }
+
+    /// The CA certificate that signs the issued certificates (their chain ends here).
+    pub fn ca_cert(&self) -> PathBuf {
+        self.workdir.join("ca-cert.pem")
+    }
+
+    /// The profile recorded with each order so far, oldest first (empty for an order that
+    /// named none), read from acme2certifier's database: what the CA actually received.
+    pub fn order_profiles(&self) -> Vec<String> {
+        let python = venv_dir().join("bin").join("python");
+        let db = self.workdir.join("acme_srv.db").display().to_string();
+        let script = "import sqlite3, sys\n\
+                      rows = sqlite3.connect(sys.argv[1]).execute('SELECT profile FROM orders ORDER BY id')\n\
+                      for (profile,) in rows: print(profile or '')\n";
+        let python = python.display().to_string();
+        tool::stdout(&python, &["-c", script, &db])
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// The last lines of acme2certifier's log.
+    pub fn log_tail(&self) -> String {
+        tail(&self.workdir.join("acme2certifier.log"))
+    }
+}
+
+impl Drop for Acme2certifier {
+    fn drop(&mut self) {
+        // Already exited is fine: the point is that nothing outlives the test.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The venv holding acme2certifier: `$ACME2CERTIFIER_VENV`, else
+/// `target/e2e-tools/a2c-venv` in this workspace (where scripts/test creates it).
+fn venv_dir() -> PathBuf {
+    std::env::var_os(VENV_ENV)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/e2e-tools/a2c-venv")
+        })
+}
+
+/// acme_srv.cfg: the openssl CA handler with the CA from [`make_ca`], SQLite, no challenge
+/// validation, the profiles, and renewal information with a short Retry-After.
+fn server_config(workdir: &Path) -> String {
+    let path = |name: &str| workdir.join(name).display().to_string();
+    let profiles = Acme2certifier::PROFILES
+        .iter()
+        .map(|(name, description)| format!("\"{name}\": \"{description}\""))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "[DEFAULT]\n\
+         debug: False\n\
+         dns_server_list: [\"127.0.0.1\"]\n\
+         \n\
+         [CAhandler]\n\
+         handler_module: acme2certifier.cahandlers.openssl_ca_handler\n\
+         issuing_ca_key: {ca_key}\n\
+         issuing_ca_cert: {ca_cert}\n\
+         ca_cert_chain_list: [\"{ca_cert}\"]\n\
+         cert_save_path: {certs}\n\
+         issuing_ca_crl: {crl}\n\
+         cert_validity_days: {validity}\n\
+         \n\
+         [DBhandler]\n\
+         handler: wsgi\n\
+         dbfile: {db}\n\
+         \n\
+         [Challenge]\n\
+         challenge_validation_disable: True\n\
+         \n\
+         [Order]\n\
+         profiles: {{{profiles}}}\n\
+         \n\
+         [Renewalinfo]\n\
+         retry_after_timeout: {retry_after}\n",
+        ca_key = path("ca-key.pem"),
+        ca_cert = path("ca-cert.pem"),
+        certs = path("certs"),
+        // The openssl handler refuses to enroll without a CRL path; the file itself is
+        // only written on revocation.
+        crl = path("crl.pem"),
+        db = path("acme_srv.db"),
+        validity = Acme2certifier::CERT_VALIDITY_DAYS,
+        retry_after = Acme2certifier::RENEWAL_INFO_RETRY_AFTER,
+    )
+}
+
+/// The issuing CA: `ca-key.pem` and `ca-cert.pem` (P-256, valid for 30 days, longer than
+/// the certificates it signs).
+fn make_ca(workdir: &Path) {
+    let key = workdir.join("ca-key.pem").display().to_string();
+    let cert = workdir.join("ca-cert.pem").display().to_string();
+    tool::stdout(
+        "openssl",
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-days",
+            "30",
+            "-subj",
+            "/CN=acmekeep e2e acme2certifier CA",
+            "-keyout",
+            &key,
+            "-out",
+            &cert,
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+        ],
+    );
+}
