@@ -148,7 +148,7 @@ pub async fn issue_and_deploy(
         not_after: None,
     };
     let result = match cert.hooks.run(Stage::Pre, &env).await {
-        Ok(()) => deploy(config, components, name, replaces, cancel).await,
+        Ok(()) => deploy(config, components, name, &sinks, replaces, cancel).await,
         Err(err) => Err(Failure::from(err.to_string())),
     };
     let mut hook_error = None;
@@ -180,6 +180,7 @@ async fn deploy(
     config: &Config,
     components: &Components,
     name: &str,
+    sinks: &[Arc<dyn Sink>],
     replaces: Option<String>,
     cancel: &CancellationToken,
 ) -> Result<CertInfo, Failure> {
@@ -191,7 +192,6 @@ async fn deploy(
         .issuers
         .get(&cert.issuer)
         .ok_or_else(|| format!("issuer {:?} is not configured", cert.issuer))?;
-    let sinks = components.sinks.get(name).cloned().unwrap_or_default();
     let key_type = cert.key;
     let key = tokio::task::spawn_blocking(move || key_type.generate())
         .await
@@ -240,7 +240,7 @@ async fn deploy(
         key,
         ca_pem: chain.ca_pem,
     };
-    for sink in &sinks {
+    for sink in sinks {
         sink.store(&bundle).await?;
         tracing::info!(sink = %sink.describe(), serial = %info.serial, "deployed");
     }

@@ -42,5 +42,5 @@ pub use config::Config;
 pub use daemon::Daemon;
 pub use pebble::{Pebble, PebbleOptions};
 pub use port::free_port;
-pub use sink::SinkDir;
+pub use sink::{SinkDir, unix_seconds};
 pub use testdir::{Run, TestDir};

@@ -45,18 +45,10 @@ impl SinkDir {
         out.trim().trim_start_matches("serial=").to_string()
     }
 
-    /// The certificate's notAfter as Unix seconds (via `openssl x509 -enddate` and `date`).
+    /// The certificate's notAfter as Unix seconds (via `openssl x509 -enddate`).
     pub fn not_after_unix(&self) -> i64 {
         let out = self.x509(&["-noout", "-enddate"]);
-        let date = out.trim().trim_start_matches("notAfter=");
-        let epoch = std::process::Command::new("date")
-            .args(["-u", "-d", date, "+%s"])
-            .output()
-            .expect("run date");
-        String::from_utf8_lossy(&epoch.stdout)
-            .trim()
-            .parse()
-            .unwrap_or_else(|_| panic!("cannot convert notAfter {date:?} to Unix seconds"))
+        unix_seconds(out.trim().trim_start_matches("notAfter="))
     }
 
     /// The DNS names in the certificate's subjectAltName, sorted.
@@ -147,4 +139,17 @@ impl SinkDir {
         all.extend(args);
         tool::stdout("openssl", &all)
     }
+}
+
+/// A date as `date -d` understands it (RFC 3339, or openssl's `Nov 28 08:21:05 2026 GMT`)
+/// as Unix seconds, computed by `date` so the tests do not share date code with the program.
+pub fn unix_seconds(date: &str) -> i64 {
+    let epoch = std::process::Command::new("date")
+        .args(["-u", "-d", date, "+%s"])
+        .output()
+        .expect("run date");
+    String::from_utf8_lossy(&epoch.stdout)
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("cannot convert {date:?} to Unix seconds"))
 }

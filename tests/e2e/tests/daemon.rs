@@ -4,7 +4,7 @@
 use std::net::TcpListener;
 use std::time::Duration;
 
-use e2e::{Acme2certifier, Config, Pebble, PebbleOptions, TestDir, free_port};
+use e2e::{Acme2certifier, Config, Pebble, PebbleOptions, TestDir, free_port, unix_seconds};
 
 /// Certificates this short-lived renew at half-life, 20 s after issuance.
 const LIFETIME: Duration = Duration::from_secs(40);
@@ -246,7 +246,7 @@ fn the_renewal_time_comes_from_the_cas_ari_window() {
     status.assert_success();
     let rows: serde_json::Value = serde_json::from_str(status.stdout()).expect("status JSON");
     assert_eq!(rows[0]["renewal_basis"], "ari", "{}", status.stdout());
-    let renews_at = unix(rows[0]["renews_at"].as_str().unwrap_or_default());
+    let renews_at = unix_seconds(rows[0]["renews_at"].as_str().unwrap_or_default());
     let not_after = dir.sink("one").not_after_unix();
     let lifetime = i64::from(Acme2certifier::CERT_VALIDITY_DAYS) * 86400;
     assert!(
@@ -260,16 +260,4 @@ fn the_renewal_time_comes_from_the_cas_ari_window() {
         "the chosen instant is persisted: {state}"
     );
     assert!(daemon.stop().success());
-}
-
-/// An RFC 3339 UTC time as Unix seconds (via `date`).
-fn unix(rfc3339: &str) -> i64 {
-    let out = std::process::Command::new("date")
-        .args(["-u", "-d", rfc3339, "+%s"])
-        .output()
-        .expect("run date");
-    String::from_utf8_lossy(&out.stdout)
-        .trim()
-        .parse()
-        .unwrap_or_else(|_| panic!("not a time: {rfc3339:?}"))
 }
