@@ -120,6 +120,7 @@ pub async fn run(config: Config) -> u8 {
             () = tokio::time::sleep(sleep) => {}
             Some(done) = tasks.join_next() => match done {
                 Ok(outcome) => {
+                    context.metrics.upkeep();
                     busy.remove(&outcome.name);
                     let changed = match outcome.expired {
                         Some(true) => expired.insert(outcome.name.clone()),

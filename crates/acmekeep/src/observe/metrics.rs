@@ -124,9 +124,10 @@ impl Metrics {
         out
     }
 
-    /// Drains the facade's histogram samples into their buckets; call now and then so that
-    /// memory stays bounded between scrapes.
-    pub(super) fn upkeep(&self) {
+    /// Drains the facade's histogram samples into their buckets, so that memory stays
+    /// bounded between scrapes; the daemon calls it after each task, not on a timer, so an
+    /// idle daemon never wakes up.
+    pub fn upkeep(&self) {
         self.facade.run_upkeep();
     }
 

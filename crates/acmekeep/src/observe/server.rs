@@ -33,8 +33,6 @@ const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
 const CONNECTION_LIFETIME: Duration = Duration::from_secs(120);
 /// Connections served at once; further ones are closed as soon as they are accepted.
 const MAX_CONNECTIONS: usize = 64;
-/// How often histogram samples are drained even when nobody scrapes.
-const UPKEEP_INTERVAL: Duration = Duration::from_secs(10);
 /// The pause after a failed `accept` (e.g. out of file descriptors), so the loop cannot spin.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
@@ -76,11 +74,9 @@ impl MetricsServer {
             readiness,
         });
         let mut connections = JoinSet::new();
-        let mut upkeep = tokio::time::interval(UPKEEP_INTERVAL);
         loop {
             tokio::select! {
                 () = shutdown.cancelled() => break,
-                _ = upkeep.tick() => metrics.upkeep(),
                 accepted = self.listener.accept() => match accepted {
                     Ok((stream, peer)) => {
                         while connections.try_join_next().is_some() {}
