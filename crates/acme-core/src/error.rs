@@ -68,6 +68,14 @@ pub enum Error {
         /// The solver's own error.
         source: BoxError,
     },
+    /// A DNS provider failed to add or remove a TXT record.
+    #[error("DNS provider {provider}: {source}")]
+    Dns {
+        /// The provider kind (`rfc2136`, `route53`, …).
+        provider: String,
+        /// The provider's own error, naming the zone or record.
+        source: BoxError,
+    },
     /// A sink failed to store or load a certificate.
     #[error("sink {sink}: {source}")]
     Sink {

@@ -4,7 +4,8 @@
 //!
 //! - [`Issuer`] signs a certificate signing request ([`IssueRequest`] → [`IssuedChain`]);
 //!   [`AcmeIssuer`] is the RFC 8555 implementation, other issuers live in their own crates.
-//! - [`Solver`] presents and cleans up one ACME [`Challenge`] type.
+//! - [`Solver`] presents and cleans up one ACME [`Challenge`] type; [`DnsProvider`] is the
+//!   two-verb interface (`set_txt`, `remove_txt`) DNS-01 providers implement.
 //! - [`Sink`] stores a [`Bundle`] (certificate, chain, key) and loads back what is deployed.
 //! - [`KeyType`], [`build_csr`] and [`CertInfo`] generate keys, build CSRs and inspect
 //!   certificates; [`policy`] decides when a certificate is due.
@@ -23,6 +24,7 @@
 
 mod acme;
 mod csr;
+mod dns;
 pub mod duration;
 mod error;
 mod fsutil;
@@ -38,6 +40,7 @@ pub use tokio_util::sync::CancellationToken;
 
 pub use acme::{AcmeConfig, AcmeIssuer, DIRECTORY_ALIASES, EabConfig, resolve_directory};
 pub use csr::build_csr;
+pub use dns::{CHALLENGE_TTL, DnsProvider};
 pub use error::{BoxError, Error};
 pub use fsutil::{ensure_private_dir, write_atomic};
 pub use inspect::{CertInfo, der_to_pem, split_pem_certificates};
