@@ -198,11 +198,17 @@ async fn deploy(
         .map_err(|e| format!("key generation stopped: {e}"))??;
     let csr_der = acme_core::build_csr(&cert.domains, &key)?;
     let mut solvers: BTreeMap<String, Arc<dyn Solver>> = BTreeMap::new();
-    if let Some(solver) = config
-        .solver_for(name)
-        .and_then(|s| components.solvers.get(s))
+    if config
+        .issuers
+        .get(&cert.issuer)
+        .is_some_and(|issuer| issuer.needs_solver())
     {
         for domain in &cert.domains {
+            let solver = config
+                .solver_for(name, domain)
+                .ok()
+                .and_then(|s| components.solvers.get(s))
+                .ok_or_else(|| format!("no solver is configured for {domain}"))?;
             solvers.insert(domain.clone(), Arc::clone(solver));
         }
     }

@@ -8,7 +8,7 @@ use http01::Http01Solver;
 use issuer_ca::CaIssuer;
 use sink_files::FilesSink;
 
-use crate::config::{Config, ConfigError, IssuerConfig, Problem, SinkConfig, SolverConfig};
+use crate::config::{Config, ConfigError, IssuerConfig, Problem, SinkConfig, SolverKind};
 
 /// Everything a run needs, built once from the configuration.
 pub struct Components {
@@ -47,14 +47,18 @@ impl Components {
         }
         let mut solvers: BTreeMap<String, Arc<dyn Solver>> = BTreeMap::new();
         for (name, solver) in &config.solvers {
-            let SolverConfig::Http01(http) = solver;
-            match Http01Solver::new(name.clone(), http.clone()) {
+            let built: Result<Arc<dyn Solver>, String> = match &solver.kind {
+                SolverKind::Http01(http) => Http01Solver::new(name.clone(), http.clone())
+                    .map(|s| Arc::new(s) as Arc<dyn Solver>)
+                    .map_err(|e| e.to_string()),
+            };
+            match built {
                 Ok(solver) => {
-                    solvers.insert(name.clone(), Arc::new(solver));
+                    solvers.insert(name.clone(), solver);
                 }
-                Err(err) => problems.push(Problem {
+                Err(message) => problems.push(Problem {
                     key: format!("solvers.{name}"),
-                    message: err.to_string(),
+                    message,
                 }),
             }
         }

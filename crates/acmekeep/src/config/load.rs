@@ -4,7 +4,9 @@ use std::path::{Path, PathBuf};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-use super::schema::{CertificateConfig, DaemonConfig, IssuerConfig, SinkConfig, SolverConfig};
+use super::schema::{
+    CertificateConfig, DaemonConfig, IssuerConfig, SinkConfig, SolverConfig, SolverKind,
+};
 use super::{Config, ConfigError, Problem};
 
 const TOP_LEVEL: [&str; 4] = ["daemon", "issuers", "solvers", "certificates"];
@@ -63,8 +65,9 @@ impl Config {
             }
         }
         for solver in self.solvers.values_mut() {
-            let SolverConfig::Http01(http) = solver;
-            http.webroot.iter_mut().for_each(fix);
+            match &mut solver.kind {
+                SolverKind::Http01(http) => http.webroot.iter_mut().for_each(fix),
+            }
         }
         for cert in self.certificates.values_mut() {
             for sink in &mut cert.sinks {
@@ -456,6 +459,74 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "error: /nonexistent/acmekeep.toml: no such file (use --config PATH or ACMEKEEP_CONFIG to point elsewhere)"
+        );
+    }
+
+    const TWO_SOLVERS: &str = r#"
+        [daemon]
+        state_dir = "/tmp/acmekeep-test-state"
+        [issuers.le]
+        kind = "acme"
+        directory = "letsencrypt-staging"
+        [solvers.web]
+        kind = "http-01"
+        listen = "127.0.0.1:8080"
+        [solvers.internal]
+        kind = "http-01"
+        zones = ["internal.example.test"]
+        webroot = "/var/www"
+        [certificates.web]
+        domains = ["www.example.test", "api.internal.example.test", "internal.example.test"]
+        issuer = "le"
+        sinks = [{ kind = "files", dir = "/tmp/acmekeep-test-out" }]
+    "#;
+
+    #[test]
+    fn names_go_to_the_solver_whose_zones_match_most_specifically() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("acmekeep.toml");
+        let toml = TWO_SOLVERS.replace(
+            "[solvers.internal]",
+            "[solvers.deep]\nkind = \"http-01\"\nzones = [\"api.internal.example.test\"]\nwebroot = \"/srv\"\n[solvers.internal]",
+        );
+        std::fs::write(&path, toml).expect("write");
+        let config = load(&path).expect("load");
+        assert_eq!(config.solver_for("web", "www.example.test"), Ok("web"));
+        assert_eq!(
+            config.solver_for("web", "internal.example.test"),
+            Ok("internal")
+        );
+        assert_eq!(
+            config.solver_for("web", "api.internal.example.test"),
+            Ok("deep")
+        );
+    }
+
+    #[test]
+    fn a_name_no_selector_matches_needs_a_single_fallback_solver() {
+        let problems = problems_of(&TWO_SOLVERS.replace(
+            "kind = \"http-01\"\n        listen",
+            "kind = \"http-01\"\n        zones = [\"other.test\"]\n        listen",
+        ));
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0].starts_with(
+                "certificates.web.solver: no solver's `zones` matches www.example.test"
+            ),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn an_unknown_solver_kind_lists_the_kinds() {
+        let problems = problems_of(&TWO_SOLVERS.replace(
+            "kind = \"http-01\"\n        listen",
+            "kind = \"http-02\"\n        listen",
+        ));
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0].starts_with("solvers.web: unknown value \"http-02\""),
+            "{problems:?}"
         );
     }
 }

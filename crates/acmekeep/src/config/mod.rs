@@ -13,7 +13,9 @@ use std::fmt;
 use std::path::PathBuf;
 
 pub use load::load;
-pub use schema::{CertificateConfig, DaemonConfig, IssuerConfig, SinkConfig, SolverConfig};
+pub use schema::{
+    CertificateConfig, DaemonConfig, IssuerConfig, SinkConfig, SolverConfig, SolverKind,
+};
 
 /// A loaded, validated configuration.
 #[derive(Clone, Debug)]

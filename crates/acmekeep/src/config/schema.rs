@@ -68,13 +68,58 @@ impl IssuerConfig {
     }
 }
 
-/// `[solvers.NAME]`: how control of a name is proven to an ACME CA.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(tag = "kind")]
-pub enum SolverConfig {
+/// `[solvers.NAME]`: how control of a name is proven to an ACME CA, and for which names.
+#[derive(Clone, Debug)]
+pub struct SolverConfig {
+    /// Selector: names equal to or under these zones use this solver (longest match wins).
+    pub zones: Vec<String>,
+    /// The challenge type and its settings.
+    pub kind: SolverKind,
+}
+
+/// The challenge type of a solver, with its settings.
+#[derive(Clone, Debug)]
+pub enum SolverKind {
     /// HTTP-01 from a built-in server or a webroot.
-    #[serde(rename = "http-01")]
     Http01(Http01Config),
+}
+
+impl SolverKind {
+    /// The `kind` value that selects it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            SolverKind::Http01(_) => "http-01",
+        }
+    }
+}
+
+/// The `kind` values a solver may have.
+const SOLVER_KINDS: &[&str] = &["http-01"];
+
+/// A solver table is read in two steps: the keys every solver has (`kind`, `zones`), then
+/// the rest as the settings of that kind, which reject keys they do not know.
+impl<'de> Deserialize<'de> for SolverConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let mut table = serde_json::Map::<String, serde_json::Value>::deserialize(deserializer)?;
+        let kind = match table.remove("kind") {
+            Some(serde_json::Value::String(kind)) => kind,
+            Some(_) => return Err(D::Error::custom("`kind` must be a string")),
+            None => return Err(D::Error::missing_field("kind")),
+        };
+        let zones = match table.remove("zones") {
+            Some(zones) => Vec::<String>::deserialize(zones).map_err(D::Error::custom)?,
+            None => Vec::new(),
+        };
+        let settings = serde_json::Value::Object(table);
+        let kind = match kind.as_str() {
+            "http-01" => {
+                SolverKind::Http01(Http01Config::deserialize(settings).map_err(D::Error::custom)?)
+            }
+            other => return Err(D::Error::unknown_variant(other, SOLVER_KINDS)),
+        };
+        Ok(SolverConfig { zones, kind })
+    }
 }
 
 /// One entry of a certificate's `sinks` list.

@@ -1,6 +1,6 @@
 use std::collections::BTreeMap;
 
-use super::schema::{IssuerConfig, SinkConfig, SolverConfig};
+use super::schema::{IssuerConfig, SinkConfig};
 use super::{Config, Problem};
 
 /// Cross-checks the entries: references resolve, names are usable, solvers fit the names.
@@ -89,44 +89,91 @@ pub(super) fn validate(config: &Config, problems: &mut Vec<Problem>) {
         if !issuer.needs_solver() {
             continue;
         }
-        match config.solver_for(name) {
-            Some(solver) => {
-                let SolverConfig::Http01(_) = &config.solvers[solver];
-                for domain in cert.domains.iter().filter(|d| d.starts_with("*.")) {
-                    report(
-                        key("domains"),
-                        format!(
-                            "{domain} is a wildcard, which only dns-01 can validate, but solver {solver:?} is http-01"
-                        ),
-                    );
-                }
-            }
-            None if config.solvers.is_empty() => report(
+        if config.solvers.is_empty() {
+            report(
                 key("solver"),
                 format!(
                     "issuer {:?} is ACME and needs a solver, but no [solvers.NAME] is configured",
                     cert.issuer
                 ),
-            ),
-            None => report(
-                key("solver"),
-                format!(
-                    "several solvers are configured ({}); name the one to use",
-                    names(&config.solvers)
-                ),
-            ),
+            );
+            continue;
+        }
+        for domain in &cert.domains {
+            match config.solver_for(name, domain) {
+                Ok(solver) => {
+                    let kind = config.solvers[solver].kind.name();
+                    if domain.starts_with("*.") && kind != "dns-01" {
+                        report(
+                            key("domains"),
+                            format!(
+                                "{domain} is a wildcard, which only dns-01 can validate, but solver {solver:?} is {kind}"
+                            ),
+                        );
+                    }
+                }
+                Err(message) => report(key("solver"), message),
+            }
+        }
+    }
+    for (name, solver) in &config.solvers {
+        for zone in &solver.zones {
+            if let Err(why) = check_dns_name(zone) {
+                report(
+                    format!("solvers.{name}.zones"),
+                    format!("{zone:?} is not a usable zone name: {why}"),
+                );
+            }
         }
     }
 }
 
 impl Config {
-    /// The solver a certificate uses: the one it names, or the only one configured.
-    pub fn solver_for(&self, certificate: &str) -> Option<&str> {
-        let cert = self.certificates.get(certificate)?;
-        match &cert.solver {
-            Some(name) => self.solvers.get_key_value(name).map(|(k, _)| k.as_str()),
-            None if self.solvers.len() == 1 => self.solvers.keys().next().map(String::as_str),
-            None => None,
+    /// The solver that proves `domain` of certificate `certificate`: the one the certificate
+    /// names; else the solver whose `zones` selector matches the name most specifically
+    /// (the longest zone equal to the name or a parent of it); else the only solver without
+    /// a selector.
+    pub fn solver_for(&self, certificate: &str, domain: &str) -> Result<&str, String> {
+        let cert = self
+            .certificates
+            .get(certificate)
+            .ok_or_else(|| format!("no certificate named {certificate:?}"))?;
+        if let Some(name) = &cert.solver {
+            return self
+                .solvers
+                .get_key_value(name)
+                .map(|(k, _)| k.as_str())
+                .ok_or_else(|| format!("no solver named {name:?}"));
+        }
+        let bare = domain.strip_prefix("*.").unwrap_or(domain);
+        let selected = self
+            .solvers
+            .iter()
+            .flat_map(|(name, solver)| solver.zones.iter().map(move |zone| (name, zone)))
+            .filter(|(_, zone)| bare == *zone || bare.ends_with(&format!(".{zone}")))
+            .max_by_key(|(_, zone)| zone.len());
+        if let Some((name, _)) = selected {
+            return Ok(name);
+        }
+        let fallback: Vec<&String> = self
+            .solvers
+            .iter()
+            .filter(|(_, solver)| solver.zones.is_empty())
+            .map(|(name, _)| name)
+            .collect();
+        match fallback.as_slice() {
+            [only] => Ok(only.as_str()),
+            [] => Err(format!(
+                "no solver's `zones` matches {domain}; add its zone to a solver's zones or name a solver with `solver = \"…\"`"
+            )),
+            several => Err(format!(
+                "{domain} matches no solver's `zones`, and several solvers have none ({}); name one with `solver = \"…\"`",
+                several
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
         }
     }
 }
