@@ -56,8 +56,9 @@ impl fmt::Debug for Challenge {
 
 /// Proves control of a name to an ACME CA by answering one challenge type.
 ///
-/// `cleanup` is always called after `present`, whether validation succeeded, failed or was
-/// abandoned, and must remove only what this challenge created.
+/// `cleanup` is always called once `present` has been called, whether `present` succeeded,
+/// failed half-way or was cancelled, and whether validation succeeded or not. It must
+/// remove only what this challenge created, and succeed when there is nothing to remove.
 #[async_trait]
 pub trait Solver: Send + Sync {
     /// The configured name of this solver, for messages.

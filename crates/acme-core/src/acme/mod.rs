@@ -430,8 +430,10 @@ async fn present_challenges(
             dns_value: key_authorization.dns_value(),
         };
         tracing::info!(identifier = %name, kind = %challenge.kind, solver = solver.name(), "presenting challenge");
+        // Recorded before presenting, so a present that fails half-way or is cancelled is
+        // still cleaned up.
+        presented.push((Arc::clone(&solver), challenge.clone()));
         solver.present(&challenge).await?;
-        presented.push((solver, challenge));
     }
     Ok(())
 }
