@@ -1,0 +1,246 @@
+use std::collections::HashMap;
+
+use acme_core::{CHALLENGE_TTL, DnsProvider, Secret};
+use async_trait::async_trait;
+use tokio::sync::Mutex;
+
+use crate::client::{Client, IDENTICAL_RECORD_EXISTS, RECORD_DOES_NOT_EXIST};
+use crate::{Config, Error};
+
+/// The provider kind, as the configuration and messages name it.
+pub(crate) const NAME: &str = "cloudflare";
+
+/// A [`DnsProvider`] that writes TXT records through the Cloudflare v4 API.
+pub struct CloudflareProvider {
+    client: Client,
+    zone_id: Option<String>,
+    /// Zone ids looked up by name, so each zone is looked up once.
+    zone_ids: Mutex<HashMap<String, String>>,
+}
+
+impl std::fmt::Debug for CloudflareProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CloudflareProvider")
+            .field("zone_id", &self.zone_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CloudflareProvider {
+    /// Checks `config` and resolves its token; no request is sent yet.
+    pub fn new(config: Config) -> Result<CloudflareProvider, Error> {
+        let url = config.api_url.trim();
+        if !(url.starts_with("https://") || url.starts_with("http://"))
+            || url
+                .split("://")
+                .nth(1)
+                .is_none_or(|rest| rest.is_empty() || rest.starts_with('/'))
+        {
+            return Err(Error::Config {
+                key: "api_url",
+                value: config.api_url.clone(),
+                reason: "must be an http:// or https:// URL with a host",
+            });
+        }
+        if let Some(id) = &config.zone_id
+            && (id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric()))
+        {
+            return Err(Error::Config {
+                key: "zone_id",
+                value: id.clone(),
+                reason: "must be the zone's id (letters and digits, as shown on the zone's overview page)",
+            });
+        }
+        if config.api_token.is_empty() {
+            return Err(Error::Config {
+                key: "api_token",
+                value: String::new(),
+                reason: "must not be empty",
+            });
+        }
+        let token = Secret::resolve(&config.api_token).map_err(Error::ApiToken)?;
+        if token.expose().is_empty() {
+            return Err(Error::Config {
+                key: "api_token",
+                value: config.api_token.clone(),
+                reason: "resolves to an empty token",
+            });
+        }
+        Ok(CloudflareProvider {
+            client: Client::new(url, token)?,
+            zone_id: config.zone_id,
+            zone_ids: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The configured zone id, or the id of the zone named `zone` (looked up once).
+    async fn zone_id(&self, zone: &str) -> Result<String, Error> {
+        if let Some(id) = &self.zone_id {
+            return Ok(id.clone());
+        }
+        let mut known = self.zone_ids.lock().await;
+        if let Some(id) = known.get(zone) {
+            return Ok(id.clone());
+        }
+        let zones = self
+            .client
+            .zones_named(zone)
+            .await?
+            .map_err(|failure| failure.into_error(zone, None, "look up the zone".into()))?;
+        let id = zones
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::ZoneNotFound {
+                zone: zone.to_string(),
+                zone_id: None,
+                detail: "GET /zones?name= found nothing".to_string(),
+            })?
+            .id;
+        known.insert(zone.to_string(), id.clone());
+        Ok(id)
+    }
+
+    fn zone_error(&self, zone: &str, failure: crate::client::Failure, action: String) -> Error {
+        failure.into_error(zone, self.zone_id.as_deref(), action)
+    }
+}
+
+/// Whether record content is `value`: Cloudflare returns TXT content quoted in some API
+/// versions and unquoted in others.
+fn holds(content: &str, value: &str) -> bool {
+    let unquoted: String = if content.starts_with('"') {
+        content.split('"').skip(1).step_by(2).collect()
+    } else {
+        content.to_string()
+    };
+    unquoted == value
+}
+
+#[async_trait]
+impl DnsProvider for CloudflareProvider {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    async fn set_txt(&self, zone: &str, fqdn: &str, value: &str) -> Result<(), acme_core::Error> {
+        let zone_id = self.zone_id(zone).await?;
+        match self
+            .client
+            .create_txt(&zone_id, fqdn, value, CHALLENGE_TTL)
+            .await?
+        {
+            Ok(record) => {
+                tracing::debug!(%zone, %fqdn, record = %record.id, "TXT record created");
+                Ok(())
+            }
+            Err(failure) if failure.has_code(IDENTICAL_RECORD_EXISTS) => {
+                tracing::debug!(%zone, %fqdn, "the TXT record is already there");
+                Ok(())
+            }
+            Err(failure) => Err(self
+                .zone_error(zone, failure, format!("create TXT {fqdn}"))
+                .into()),
+        }
+    }
+
+    async fn remove_txt(
+        &self,
+        zone: &str,
+        fqdn: &str,
+        value: &str,
+    ) -> Result<(), acme_core::Error> {
+        let zone_id = self.zone_id(zone).await?;
+        let records = self
+            .client
+            .list_txt(&zone_id, fqdn)
+            .await?
+            .map_err(|failure| self.zone_error(zone, failure, format!("list TXT {fqdn}")))?;
+        for record in records
+            .iter()
+            .filter(|record| holds(&record.content, value))
+        {
+            match self.client.delete(&zone_id, &record.id).await? {
+                Ok(_) => tracing::debug!(%zone, %fqdn, record = %record.id, "TXT record deleted"),
+                Err(failure) if failure.has_code(RECORD_DOES_NOT_EXIST) => {}
+                Err(failure) => {
+                    return Err(self
+                        .zone_error(zone, failure, format!("delete TXT {fqdn} ({})", record.id))
+                        .into());
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(api_token: &str, api_url: &str, zone_id: Option<&str>) -> Config {
+        Config {
+            api_token: api_token.to_string(),
+            api_url: api_url.to_string(),
+            zone_id: zone_id.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn unusable_configurations_are_refused_with_the_key_and_value() {
+        let api = crate::config::DEFAULT_API_URL;
+        let cases = [
+            (
+                config("t", "api.cloudflare.com/client/v4", None),
+                "api_url \"api.cloudflare.com/client/v4\": must be an http:// or https:// URL with a host",
+            ),
+            (
+                config("t", "https://", None),
+                "api_url \"https://\": must be an http:// or https:// URL with a host",
+            ),
+            (
+                config("t", api, Some("example.com")),
+                "zone_id \"example.com\": must be the zone's id (letters and digits, as shown on the zone's overview page)",
+            ),
+            (config("", api, None), "api_token \"\": must not be empty"),
+            (
+                config("env:ACMEKEEP_TEST_CF_SURELY_UNSET", api, None),
+                "api_token: secret env:ACMEKEEP_TEST_CF_SURELY_UNSET: the environment variable is not set",
+            ),
+        ];
+        for (config, expected) in cases {
+            let err = CloudflareProvider::new(config).expect_err(expected);
+            assert_eq!(err.to_string(), expected);
+        }
+    }
+
+    #[test]
+    fn config_defaults_to_the_public_api_and_refuses_unknown_keys() {
+        let config: Config = serde_json::from_str(r#"{"api_token": "t"}"#).expect("minimal config");
+        assert_eq!(config.api_url, "https://api.cloudflare.com/client/v4");
+        assert_eq!(config.zone_id, None);
+        assert!(CloudflareProvider::new(config).is_ok());
+
+        let err = serde_json::from_str::<Config>(r#"{"api_token": "t", "api_key": "k"}"#)
+            .expect_err("unknown key");
+        assert!(
+            err.to_string().starts_with("unknown field `api_key`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn quoted_and_unquoted_content_both_match() {
+        assert!(holds("abc", "abc"));
+        assert!(holds("\"abc\"", "abc"));
+        assert!(!holds("\"abcd\"", "abc"));
+        assert!(!holds("abcd", "abc"));
+    }
+
+    #[test]
+    fn debug_output_never_shows_the_token() {
+        let provider =
+            CloudflareProvider::new(config("s3cret-token", crate::config::DEFAULT_API_URL, None))
+                .expect("valid config");
+        assert!(!format!("{provider:?}").contains("s3cret"));
+    }
+}

@@ -1,0 +1,70 @@
+/// What can go wrong configuring or talking to the PowerDNS API.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A configuration key has an unusable value.
+    #[error("{key} {value:?}: {reason}")]
+    Config {
+        /// The configuration key.
+        key: &'static str,
+        /// The value as written (never a secret).
+        value: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// The API key reference could not be resolved.
+    #[error("api_key: {0}")]
+    ApiKey(acme_core::Error),
+    /// The HTTP client could not be set up.
+    #[error("HTTP client: {0}")]
+    Client(String),
+    /// The API refused the key.
+    #[error(
+        "the API at {url} refused the API key (HTTP {status}); check api_key against api-key in pdns.conf"
+    )]
+    Unauthorized {
+        /// The API base URL.
+        url: String,
+        /// The HTTP status (401 or 403).
+        status: u16,
+    },
+    /// The zone does not exist on the server.
+    #[error(
+        "zone {zone} not found on server {server_id} at {url}; create it in PowerDNS or fix the solver's zone"
+    )]
+    ZoneNotFound {
+        /// The zone, with its trailing dot.
+        zone: String,
+        /// The configured server id.
+        server_id: String,
+        /// The API base URL.
+        url: String,
+    },
+    /// The API could not be reached or did not answer.
+    #[error("cannot reach the API at {url}: {reason}")]
+    Network {
+        /// The request URL.
+        url: String,
+        /// The transport error and its causes.
+        reason: String,
+    },
+    /// The API answered with an error for the zone.
+    #[error("zone {zone}: HTTP {status}: {message}")]
+    Api {
+        /// The zone, with its trailing dot.
+        zone: String,
+        /// The HTTP status.
+        status: u16,
+        /// PowerDNS's `error` text, or the body.
+        message: String,
+    },
+}
+
+impl From<Error> for acme_core::Error {
+    fn from(err: Error) -> Self {
+        acme_core::Error::Dns {
+            provider: crate::provider::NAME.to_string(),
+            source: Box::new(err),
+        }
+    }
+}
