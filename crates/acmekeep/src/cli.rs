@@ -43,7 +43,11 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Validate the configuration file and report every problem in it.
-    Check,
+    Check {
+        /// Also try each dns-01 solver for real: write, wait for and remove a throwaway TXT record.
+        #[arg(long)]
+        online: bool,
+    },
     /// Keep every certificate fresh until SIGTERM; SIGHUP reloads the configuration.
     Run,
     /// Show each certificate: names, issuer, expiry, when it renews and why, last result.

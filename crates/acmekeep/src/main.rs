@@ -9,6 +9,7 @@ mod issue;
 mod lifecycle;
 mod logging;
 mod observe;
+mod providers;
 mod state;
 mod status;
 mod wiring;
@@ -49,7 +50,10 @@ fn run() -> u8 {
             eprintln!("error: --issue cannot be combined with a subcommand");
             EXIT_USAGE
         }
-        (Some(cli::Command::Check), None) => check::run(&config),
+        (Some(cli::Command::Check { online: false }), None) => check::run(&config),
+        (Some(cli::Command::Check { online: true }), None) => {
+            runtime().map_or(EXIT_FAILED, |rt| rt.block_on(check::online(&config)))
+        }
         (Some(cli::Command::Run), None) => {
             runtime().map_or(EXIT_FAILED, |rt| rt.block_on(daemon::run(config)))
         }

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use acme_core::{AcmeIssuer, Issuer, Sink, Solver};
+use dns01::Dns01Solver;
 use http01::Http01Solver;
 use issuer_ca::CaIssuer;
 use sink_files::FilesSink;
@@ -18,6 +19,8 @@ pub struct Components {
     pub solvers: BTreeMap<String, Arc<dyn Solver>>,
     /// Each certificate's sinks, in configured order.
     pub sinks: BTreeMap<String, Vec<Arc<dyn Sink>>>,
+    /// The dns-01 solvers again, by name, for `check --online`'s probes.
+    pub dns_solvers: BTreeMap<String, Arc<Dns01Solver>>,
 }
 
 impl Components {
@@ -46,11 +49,19 @@ impl Components {
             }
         }
         let mut solvers: BTreeMap<String, Arc<dyn Solver>> = BTreeMap::new();
+        let mut dns_solvers = BTreeMap::new();
         for (name, solver) in &config.solvers {
             let built: Result<Arc<dyn Solver>, String> = match &solver.kind {
                 SolverKind::Http01(http) => Http01Solver::new(name.clone(), http.clone())
                     .map(|s| Arc::new(s) as Arc<dyn Solver>)
                     .map_err(|e| e.to_string()),
+                SolverKind::Dns01 { dns01, provider } => provider.build().and_then(|provider| {
+                    let solver = Dns01Solver::new(name.clone(), dns01.clone(), provider)
+                        .map(Arc::new)
+                        .map_err(|e| e.to_string())?;
+                    dns_solvers.insert(name.clone(), Arc::clone(&solver));
+                    Ok(solver as Arc<dyn Solver>)
+                }),
             };
             match built {
                 Ok(solver) => {
@@ -82,6 +93,7 @@ impl Components {
                 issuers,
                 solvers,
                 sinks,
+                dns_solvers,
             })
         } else {
             Err(ConfigError {

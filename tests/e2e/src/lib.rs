@@ -29,18 +29,28 @@
 //! ```
 
 mod acme2certifier;
+mod bind;
+mod cloudflare_fake;
 mod config;
 mod daemon;
+mod dig;
+mod moto;
 mod pebble;
 mod port;
+mod powerdns;
 mod sink;
 mod testdir;
 mod tool;
 
 pub use acme2certifier::Acme2certifier;
+pub use bind::{BIND_KEY, BIND_UNAUTHORIZED_KEY, Bind, BindZone};
+pub use cloudflare_fake::{CloudflareFake, FakeRecord};
 pub use config::Config;
 pub use daemon::Daemon;
+pub use dig::dig_txt;
+pub use moto::{Moto, MotoTxtSet};
 pub use pebble::{Pebble, PebbleOptions};
 pub use port::free_port;
+pub use powerdns::PowerDns;
 pub use sink::{SinkDir, unix_seconds};
 pub use testdir::{Run, TestDir};

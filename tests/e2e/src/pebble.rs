@@ -26,6 +26,12 @@ pub struct PebbleOptions {
     pub certificate_validity: Option<Duration>,
     /// Require external account binding with this key id and base64url HMAC key.
     pub eab: Option<(String, String)>,
+    /// Resolve (and so validate DNS-01) through this DNS server instead of challtestsrv,
+    /// e.g. a BIND that acmekeep updates.
+    pub dns_server: Option<std::net::SocketAddr>,
+    /// Skip validation (`PEBBLE_VA_ALWAYS_VALID`), for providers whose records no DNS
+    /// server here serves (moto, the Cloudflare fake).
+    pub always_valid: bool,
 }
 
 /// A running pebble and pebble-challtestsrv pair; both are killed and reaped on drop.
@@ -121,8 +127,16 @@ impl Pebble {
                 .arg("-config")
                 .arg(&config)
                 .arg("-dnsserver")
-                .arg(format!("127.0.0.1:{}", ports.dns))
+                .arg(
+                    options
+                        .dns_server
+                        .map_or(format!("127.0.0.1:{}", ports.dns), |addr| addr.to_string()),
+                )
                 .env("PEBBLE_VA_NOSLEEP", "1")
+                .env(
+                    "PEBBLE_VA_ALWAYS_VALID",
+                    if options.always_valid { "1" } else { "0" },
+                )
                 .env("PEBBLE_AUTHZREUSE", "0")
                 .env(
                     "PEBBLE_WFE_NONCEREJECT",

@@ -65,8 +65,8 @@ impl Config {
             }
         }
         for solver in self.solvers.values_mut() {
-            match &mut solver.kind {
-                SolverKind::Http01(http) => http.webroot.iter_mut().for_each(fix),
+            if let SolverKind::Http01(http) = &mut solver.kind {
+                http.webroot.iter_mut().for_each(fix);
             }
         }
         for cert in self.certificates.values_mut() {

@@ -5,12 +5,14 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use acme_core::{AcmeConfig, KeyType};
+use dns01::Dns01Config;
 use http01::Http01Config;
 use issuer_ca::CaIssuerConfig;
 use serde::Deserialize;
 use sink_files::FilesSinkConfig;
 
 use crate::hooks::HooksConfig;
+use crate::providers::{PROVIDERS, ParseError, ProviderConfig};
 
 /// `[daemon]`: process-wide settings.
 #[derive(Clone, Debug, Deserialize)]
@@ -82,6 +84,13 @@ pub struct SolverConfig {
 pub enum SolverKind {
     /// HTTP-01 from a built-in server or a webroot.
     Http01(Http01Config),
+    /// DNS-01 through a DNS provider.
+    Dns01 {
+        /// Zone discovery, CNAME following and propagation settings.
+        dns01: Dns01Config,
+        /// The `provider` name and its settings.
+        provider: ProviderConfig,
+    },
 }
 
 impl SolverKind {
@@ -89,12 +98,25 @@ impl SolverKind {
     pub fn name(&self) -> &'static str {
         match self {
             SolverKind::Http01(_) => "http-01",
+            SolverKind::Dns01 { .. } => "dns-01",
         }
     }
 }
 
 /// The `kind` values a solver may have.
-const SOLVER_KINDS: &[&str] = &["http-01"];
+const SOLVER_KINDS: &[&str] = &["http-01", "dns-01"];
+
+/// The keys of a dns-01 solver that belong to the solver itself (`Dns01Config`); every
+/// other key belongs to the provider.
+const DNS01_KEYS: &[&str] = &[
+    "zone",
+    "follow_cname",
+    "propagation_timeout",
+    "check_propagation",
+    "resolvers",
+    "nameservers",
+    "authoritative_port",
+];
 
 /// A solver table is read in two steps: the keys every solver has (`kind`, `zones`), then
 /// the rest as the settings of that kind, which reject keys they do not know.
@@ -111,10 +133,28 @@ impl<'de> Deserialize<'de> for SolverConfig {
             Some(zones) => Vec::<String>::deserialize(zones).map_err(D::Error::custom)?,
             None => Vec::new(),
         };
-        let settings = serde_json::Value::Object(table);
         let kind = match kind.as_str() {
-            "http-01" => {
-                SolverKind::Http01(Http01Config::deserialize(settings).map_err(D::Error::custom)?)
+            "http-01" => SolverKind::Http01(
+                Http01Config::deserialize(serde_json::Value::Object(table))
+                    .map_err(D::Error::custom)?,
+            ),
+            "dns-01" => {
+                let provider = match table.remove("provider") {
+                    Some(serde_json::Value::String(provider)) => provider,
+                    Some(_) => return Err(D::Error::custom("`provider` must be a string")),
+                    None => return Err(D::Error::missing_field("provider")),
+                };
+                let (own, rest): (serde_json::Map<_, _>, serde_json::Map<_, _>) = table
+                    .into_iter()
+                    .partition(|(key, _)| DNS01_KEYS.contains(&key.as_str()));
+                let dns01 = Dns01Config::deserialize(serde_json::Value::Object(own))
+                    .map_err(D::Error::custom)?;
+                let provider = ProviderConfig::parse(&provider, serde_json::Value::Object(rest))
+                    .map_err(|e| match e {
+                        ParseError::Unknown => D::Error::unknown_variant(&provider, PROVIDERS),
+                        ParseError::Settings(message) => D::Error::custom(message),
+                    })?;
+                SolverKind::Dns01 { dns01, provider }
             }
             other => return Err(D::Error::unknown_variant(other, SOLVER_KINDS)),
         };
