@@ -4,11 +4,14 @@
 //! directory, the sinks and the server logs) and, when it needs a CA, its own [`Pebble`]
 //! (pebble plus pebble-challtestsrv as mock DNS, on free loopback ports, stopped by pid when
 //! dropped). Tests of ACME extensions pebble lacks (renewal information, profiles,
-//! `replaces`) use an [`Acme2certifier`] instead. [`Config`] writes the TOML for the usual
-//! shape (one ACME issuer, one http-01 solver, some certificates); [`TestDir::acmekeep`] runs
-//! the binary with a timeout and returns a [`Run`] whose assertions print the command, its
-//! output and the tail of every server log when they fail. [`SinkDir`] inspects what the files sink delivered, with the
-//! `openssl` command line tool, so the checks do not share code with the program under test.
+//! `replaces`) use an [`Acme2certifier`] instead. DNS-01 runs against a real [`Bind`], a
+//! real [`PowerDns`] and [`Moto`] (the Route53 API), and a [`CloudflareFake`] where no real
+//! server can be had. [`Config`] writes the TOML for the usual shape (one ACME issuer, one
+//! http-01 solver, some certificates); [`TestDir::acmekeep`] runs the binary with a timeout
+//! and returns a [`Run`] whose assertions print the command, its output and the tail of
+//! every server log when they fail. [`SinkDir`] inspects what the files sink delivered, with
+//! the `openssl` command line tool, so the checks do not share code with the program under
+//! test.
 //!
 //! What it does not do: it does not build the binary (run `scripts/test`, or
 //! `cargo build -p acmekeep` before `cargo test -p e2e`; `ACMEKEEP_BIN` points elsewhere),
