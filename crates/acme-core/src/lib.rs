@@ -35,6 +35,7 @@ pub mod policy;
 mod secret;
 mod sink;
 mod solver;
+mod tls;
 
 pub use tokio_util::sync::CancellationToken;
 
@@ -49,3 +50,4 @@ pub use key::{KeyType, PrivateKeyPem};
 pub use secret::Secret;
 pub use sink::{Bundle, Sink, SinkFiles};
 pub use solver::{Challenge, ChallengeKind, Solver};
+pub use tls::tls_client_config;

@@ -61,15 +61,7 @@ pub(crate) struct Client {
 
 impl Client {
     pub(crate) fn new(base_url: &str, server_id: &str, api_key: Secret) -> Result<Client, Error> {
-        let mut roots = rustls::RootCertStore::empty();
-        roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
-        let tls = rustls::ClientConfig::builder_with_provider(
-            rustls::crypto::aws_lc_rs::default_provider().into(),
-        )
-        .with_safe_default_protocol_versions()
-        .map_err(|e| Error::Client(e.to_string()))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+        let tls = acme_core::tls_client_config(None).map_err(|e| Error::Client(e.to_string()))?;
         let http = reqwest::Client::builder()
             .use_preconfigured_tls(tls)
             .timeout(REQUEST_TIMEOUT)

@@ -10,8 +10,6 @@ use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use instant_acme::{BodyWrapper, BytesResponse, HttpClient};
-use rustls_pki_types::CertificateDer;
-use rustls_pki_types::pem::PemObject;
 
 use crate::Error;
 
@@ -34,28 +32,7 @@ pub(crate) struct AcmeHttp {
 
 impl AcmeHttp {
     pub(crate) fn new(ca_bundle: Option<&Path>, timeout: Duration) -> Result<AcmeHttp, Error> {
-        let mut roots = rustls::RootCertStore::empty();
-        let native = rustls_native_certs::load_native_certs();
-        roots.add_parsable_certificates(native.certs);
-        if let Some(path) = ca_bundle {
-            let certs = CertificateDer::pem_file_iter(path)
-                .map_err(|e| bundle_error(path, e))?
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| bundle_error(path, e))?;
-            if certs.is_empty() {
-                return Err(bundle_error(path, "no PEM certificate in it"));
-            }
-            for cert in certs {
-                roots.add(cert).map_err(|e| bundle_error(path, e))?;
-            }
-        }
-        let tls = rustls::ClientConfig::builder_with_provider(
-            rustls::crypto::aws_lc_rs::default_provider().into(),
-        )
-        .with_safe_default_protocol_versions()
-        .map_err(|e| Error::Certificate(format!("TLS setup: {e}")))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+        let tls = crate::tls_client_config(ca_bundle)?;
         // Without TCP_NODELAY every JWS POST (written in two parts) waits ~40 ms for the
         // server's delayed ACK: Nagle's algorithm made each issuance three times slower.
         let mut tcp = HttpConnector::new();
@@ -78,10 +55,6 @@ impl AcmeHttp {
             timeout,
         })
     }
-}
-
-fn bundle_error(path: &Path, reason: impl std::fmt::Display) -> Error {
-    Error::Certificate(format!("ca_bundle {}: {reason}", path.display()))
 }
 
 impl HttpClient for AcmeHttp {
