@@ -8,6 +8,7 @@ use dns01::Dns01Solver;
 use http01::Http01Solver;
 use issuer_ca::CaIssuer;
 use sink_files::FilesSink;
+use tls_alpn01::TlsAlpn01Solver;
 
 use crate::config::{Config, ConfigError, IssuerConfig, Problem, SinkConfig, SolverKind};
 
@@ -55,6 +56,10 @@ impl Components {
                 SolverKind::Http01(http) => Http01Solver::new(name.clone(), http.clone())
                     .map(|s| Arc::new(s) as Arc<dyn Solver>)
                     .map_err(|e| e.to_string()),
+                SolverKind::TlsAlpn01(tls) => {
+                    Ok(Arc::new(TlsAlpn01Solver::new(name.clone(), tls.clone()))
+                        as Arc<dyn Solver>)
+                }
                 SolverKind::Dns01 { dns01, provider } => provider.build().and_then(|provider| {
                     let solver = Dns01Solver::new(name.clone(), dns01.clone(), provider)
                         .map(Arc::new)

@@ -10,6 +10,7 @@ use http01::Http01Config;
 use issuer_ca::CaIssuerConfig;
 use serde::Deserialize;
 use sink_files::FilesSinkConfig;
+use tls_alpn01::TlsAlpn01Config;
 
 use crate::hooks::HooksConfig;
 use crate::providers::{PROVIDERS, ParseError, ProviderConfig};
@@ -84,6 +85,8 @@ pub struct SolverConfig {
 pub enum SolverKind {
     /// HTTP-01 from a built-in server or a webroot.
     Http01(Http01Config),
+    /// TLS-ALPN-01 from a built-in TLS listener.
+    TlsAlpn01(TlsAlpn01Config),
     /// DNS-01 through a DNS provider.
     Dns01 {
         /// Zone discovery, CNAME following and propagation settings.
@@ -98,13 +101,14 @@ impl SolverKind {
     pub fn name(&self) -> &'static str {
         match self {
             SolverKind::Http01(_) => "http-01",
+            SolverKind::TlsAlpn01(_) => "tls-alpn-01",
             SolverKind::Dns01 { .. } => "dns-01",
         }
     }
 }
 
 /// The `kind` values a solver may have.
-const SOLVER_KINDS: &[&str] = &["http-01", "dns-01"];
+const SOLVER_KINDS: &[&str] = &["http-01", "tls-alpn-01", "dns-01"];
 
 /// The keys of a dns-01 solver that belong to the solver itself (`Dns01Config`); every
 /// other key belongs to the provider.
@@ -136,6 +140,10 @@ impl<'de> Deserialize<'de> for SolverConfig {
         let kind = match kind.as_str() {
             "http-01" => SolverKind::Http01(
                 Http01Config::deserialize(serde_json::Value::Object(table))
+                    .map_err(D::Error::custom)?,
+            ),
+            "tls-alpn-01" => SolverKind::TlsAlpn01(
+                TlsAlpn01Config::deserialize(serde_json::Value::Object(table))
                     .map_err(D::Error::custom)?,
             ),
             "dns-01" => {
