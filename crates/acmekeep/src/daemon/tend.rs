@@ -10,7 +10,7 @@ use tokio::sync::Semaphore;
 
 use super::plan::{self, Basis};
 use super::queue::Event;
-use crate::config::Config;
+use crate::config::{Config, IssuerConfig};
 use crate::lifecycle;
 use crate::observe::Metrics;
 use crate::state::{CertState, LastResult, Store};
@@ -131,7 +131,13 @@ async fn renew_deployed(
             );
         }
         let mut next = vec![(Event::Renew, planned.at)];
-        if let Some(info) = &deployed.info {
+        // Only ACME CAs can offer a renewal window; asking any other issuer would only
+        // read every sink a second time.
+        let offers_windows = matches!(
+            context.config.issuers.get(&cert.issuer),
+            Some(IssuerConfig::Acme(_))
+        );
+        if let Some(info) = deployed.info.as_ref().filter(|_| offers_windows) {
             let refresh = state
                 .ari
                 .as_ref()
