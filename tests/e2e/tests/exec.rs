@@ -4,7 +4,6 @@
 use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::net::{SocketAddr, TcpStream};
-use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::thread::sleep;
@@ -87,10 +86,22 @@ impl Drop for Challtestsrv {
 }
 
 /// Writes an executable shell script `name` with `body` into the test directory.
+///
+/// The executable itself is written by `install` in a child process: if this (threaded)
+/// test process held a writable descriptor on it, a child forked meanwhile by another test
+/// could inherit that descriptor, and running the script would fail with ETXTBSY.
 fn script(dir: &TestDir, name: &str, body: &str) -> String {
     let path = dir.path().join(name);
-    fs::write(&path, format!("#!/bin/sh\n{body}\n")).expect("write the script");
-    fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).expect("make it executable");
+    let source = dir.path().join(format!("{name}.source"));
+    fs::write(&source, format!("#!/bin/sh\n{body}\n")).expect("write the script text");
+    let status = std::process::Command::new("install")
+        .arg("-m")
+        .arg("0755")
+        .arg(&source)
+        .arg(&path)
+        .status()
+        .expect("run install");
+    assert!(status.success(), "install {} failed", path.display());
     path.to_string_lossy().into_owned()
 }
 
