@@ -84,6 +84,17 @@ pub enum Error {
         /// The sink's own error.
         source: BoxError,
     },
+    /// The issuer accepted the request but has not issued yet (e.g. waiting for an approval);
+    /// asking again later with the same key picks the request up.
+    #[error("issuer {issuer}: pending: {message}")]
+    Pending {
+        /// The issuer's configured name.
+        issuer: String,
+        /// What the request waits for, as the issuer said it.
+        message: String,
+        /// When to ask again, if the issuer said.
+        retry_after: Option<std::time::SystemTime>,
+    },
     /// A non-ACME issuer failed.
     #[error("issuer {issuer}: {source}")]
     Issuer {
