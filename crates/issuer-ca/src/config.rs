@@ -23,6 +23,7 @@ pub const DEFAULT_VALIDITY: Duration = Duration::from_secs(90 * 24 * 60 * 60);
 /// cert = "/etc/acmekeep/ca.pem"
 /// key = "file:/etc/acmekeep/ca.key"
 /// validity = "30d"
+/// trust_bundle = "/etc/ssl/internal-ca.pem"
 /// ```
 #[derive(Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -45,6 +46,13 @@ pub struct CaIssuerConfig {
     /// The subject common name of a generated CA; default [`DEFAULT_COMMON_NAME`].
     #[serde(default)]
     pub common_name: Option<String>,
+    /// A file to keep the CA's root certificate in (0644), for consumers that must trust it.
+    #[serde(default)]
+    pub trust_bundle: Option<PathBuf>,
+    /// More CA certificate files to put in the trust bundle: the next CA before a rotation,
+    /// the previous one until its certificates have expired.
+    #[serde(default)]
+    pub trust_also: Vec<PathBuf>,
 }
 
 impl Default for CaIssuerConfig {
@@ -55,6 +63,8 @@ impl Default for CaIssuerConfig {
             generate: false,
             validity: DEFAULT_VALIDITY,
             common_name: None,
+            trust_bundle: None,
+            trust_also: Vec::new(),
         }
     }
 }
@@ -75,6 +85,8 @@ impl fmt::Debug for CaIssuerConfig {
             .field("generate", &self.generate)
             .field("validity", &humantime::format_duration(self.validity))
             .field("common_name", &self.common_name)
+            .field("trust_bundle", &self.trust_bundle)
+            .field("trust_also", &self.trust_also)
             .finish()
     }
 }
@@ -93,6 +105,11 @@ impl CaIssuerConfig {
         const CHOOSE: &str = "set either `generate = true` or both `cert` and `key`";
         if self.validity.is_zero() {
             return Err(Error::Config("`validity` must be longer than zero".into()));
+        }
+        if self.trust_bundle.is_none() && !self.trust_also.is_empty() {
+            return Err(Error::Config(
+                "`trust_also` adds certificates to the trust bundle: set `trust_bundle` too".into(),
+            ));
         }
         match (self.generate, &self.cert, &self.key) {
             (true, None, None) => Ok(CaSource::Generated {
@@ -226,6 +243,13 @@ mod tests {
             .expect("parse");
         let err = config.source().err().expect("refused").to_string();
         assert!(err.contains("`common_name`"), "{err}");
+    }
+
+    #[test]
+    fn trust_also_without_a_trust_bundle_is_refused() {
+        let config = parse(r#"{"generate": true, "trust_also": ["/old-ca.pem"]}"#).expect("parse");
+        let err = config.source().err().expect("refused").to_string();
+        assert!(err.contains("`trust_bundle`"), "{err}");
     }
 
     #[test]

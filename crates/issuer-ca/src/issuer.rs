@@ -35,6 +35,7 @@ impl CaIssuer {
     /// expired, and belongs to the key. With `generate = true`, uses the CA kept in
     /// `<state_dir>/ca/<name>/` (`ca.pem`, and `ca.key` with mode 0600 in a 0700
     /// directory), creating an ECDSA P-256 CA valid for 10 years there if none exists yet.
+    /// With `trust_bundle`, writes the CA's root and the `trust_also` certificates there.
     pub fn new(name: String, config: CaIssuerConfig, state_dir: &Path) -> Result<CaIssuer, Error> {
         let authority = match config.source()? {
             CaSource::Files { cert, key } => Authority::from_files(&cert, &key)?,
@@ -48,6 +49,9 @@ impl CaIssuer {
                 Authority::generated(&state_dir.join("ca").join(&name), &common_name)?
             }
         };
+        if let Some(path) = &config.trust_bundle {
+            crate::trust::write_bundle(path, authority.ca_pem.as_deref(), &config.trust_also)?;
+        }
         Ok(CaIssuer {
             name,
             validity: config.validity,

@@ -5,7 +5,8 @@
 //! a `file:`/`env:` reference or inline PEM), or one it generates on first start in the state
 //! directory (`generate = true`: ECDSA P-256, 10 years, `<state_dir>/ca/<issuer>/ca.pem` and
 //! `ca.key`) and reuses afterwards. It suits internal services, test environments and
-//! service meshes whose clients are told to trust that CA.
+//! service meshes whose clients are told to trust that CA. With `trust_bundle`, it keeps the
+//! root (and any `trust_also` certificates, for a CA rotation) in a file consumers read.
 //!
 //! Leaves carry the CSR's names (which must equal the requested names), the first name as
 //! common name, a random 127-bit serial, `digitalSignature` (plus `keyEncipherment` for RSA
@@ -42,6 +43,7 @@ mod authority;
 mod config;
 mod error;
 mod issuer;
+mod trust;
 
 pub use config::{CaIssuerConfig, DEFAULT_COMMON_NAME, DEFAULT_VALIDITY};
 pub use error::Error;

@@ -515,3 +515,103 @@ fn debug_output_shows_no_key() {
         "{shown}"
     );
 }
+
+fn with_trust_bundle(state_dir: &Path, bundle: &Path, also: Vec<PathBuf>) -> CaIssuer {
+    let config = CaIssuerConfig {
+        generate: true,
+        trust_bundle: Some(bundle.to_path_buf()),
+        trust_also: also,
+        ..Default::default()
+    };
+    CaIssuer::new("internal".into(), config, state_dir).expect("issuer with a trust bundle")
+}
+
+#[tokio::test]
+async fn the_trust_bundle_holds_the_root_public_and_verifies_issued_leaves() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bundle = dir.path().join("trust/internal-ca.pem");
+    std::fs::create_dir(dir.path().join("trust")).expect("mkdir");
+    let issuer = with_trust_bundle(&dir.path().join("state"), &bundle, vec![]);
+
+    let written = std::fs::read_to_string(&bundle).expect("bundle written");
+    assert_eq!(der(&written), der(issuer.ca_pem()));
+    assert_eq!(mode(&bundle), 0o644, "consumers of any user must read it");
+    let key = KeyType::EcdsaP256.generate().expect("key");
+    let issued = issuer
+        .issue(&request(&["t.example.test"], &key))
+        .await
+        .expect("issue");
+    openssl_verify(&written, &issued.chain_pem, &issued.cert_pem);
+}
+
+#[test]
+fn during_a_rotation_the_trust_bundle_holds_both_cas_and_drops_expired_ones() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let next_key = KeyType::EcdsaP256.generate().expect("key");
+    let next = dir.path().join("next-ca.pem");
+    let next_pem = self_signed("Next CA", true, 3650 * DAY, &next_key);
+    std::fs::write(&next, &next_pem).expect("write next");
+    let old_key = KeyType::EcdsaP256.generate().expect("key");
+    let expired = dir.path().join("expired-ca.pem");
+    let mut params = CertificateParams::default();
+    params.distinguished_name.push(DnType::CommonName, "Old CA");
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let now = time::OffsetDateTime::now_utc();
+    params.not_before = now - time::Duration::days(20);
+    params.not_after = now - time::Duration::days(1);
+    std::fs::write(&expired, params.self_signed(&old_key).expect("old").pem()).expect("write");
+    let bundle = dir.path().join("bundle.pem");
+
+    let issuer = with_trust_bundle(
+        &dir.path().join("state"),
+        &bundle,
+        vec![next.clone(), expired, next],
+    );
+
+    let written = std::fs::read_to_string(&bundle).expect("bundle written");
+    let certs = acme_core::split_pem_certificates(&written).expect("pem");
+    let ders: Vec<Vec<u8>> = certs.iter().map(|c| der(c)).collect();
+    assert_eq!(
+        ders,
+        [der(issuer.ca_pem()), der(&next_pem)],
+        "current root first, the next CA once, the expired CA left out"
+    );
+}
+
+#[test]
+fn a_trust_bundle_is_not_rewritten_when_nothing_changed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bundle = dir.path().join("bundle.pem");
+    let state = dir.path().join("state");
+    with_trust_bundle(&state, &bundle, vec![]);
+    let first = std::fs::metadata(&bundle)
+        .expect("stat")
+        .modified()
+        .expect("mtime");
+    std::thread::sleep(Duration::from_millis(20));
+    with_trust_bundle(&state, &bundle, vec![]);
+    let second = std::fs::metadata(&bundle)
+        .expect("stat")
+        .modified()
+        .expect("mtime");
+    assert_eq!(first, second);
+}
+
+#[test]
+fn a_trust_also_file_without_certificates_is_named() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let empty = dir.path().join("empty.pem");
+    std::fs::write(&empty, "").expect("write");
+    let config = CaIssuerConfig {
+        generate: true,
+        trust_bundle: Some(dir.path().join("bundle.pem")),
+        trust_also: vec![empty.clone()],
+        ..Default::default()
+    };
+    let Err(err) = CaIssuer::new("internal".into(), config, dir.path()) else {
+        panic!("a trust_also file without certificates was accepted");
+    };
+    let err = err.to_string();
+    assert!(err.contains(&empty.display().to_string()), "{err}");
+    assert!(!dir.path().join("bundle.pem").exists());
+}
