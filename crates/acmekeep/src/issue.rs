@@ -24,6 +24,8 @@ enum Outcome {
         not_after: SystemTime,
     },
     Failed(String),
+    /// The issuer has the request but has not issued yet.
+    Pending(String),
 }
 
 /// Runs the one-shot for the named certificates (all when `names` is empty).
@@ -80,7 +82,7 @@ pub async fn run(config: &Config, names: &[String], force: bool) -> u8 {
     }))
     .buffer_unordered(config.daemon.concurrency.max(1));
 
-    let (mut issued, mut valid, mut failed) = (0, 0, 0);
+    let (mut issued, mut valid, mut failed, mut pending) = (0, 0, 0, 0);
     while let Some((name, outcome)) = results.next().await {
         match outcome {
             Outcome::Issued {
@@ -117,10 +119,22 @@ pub async fn run(config: &Config, names: &[String], force: bool) -> u8 {
                 failed += 1;
                 println!("{name}: FAILED: {error}");
             }
+            Outcome::Pending(status) => {
+                pending += 1;
+                println!("{name}: PENDING: {status}; run again later to collect it");
+            }
         }
     }
-    println!("{issued} issued, {valid} still valid, {failed} failed");
-    if failed > 0 { EXIT_FAILED } else { EXIT_OK }
+    if pending > 0 {
+        println!("{issued} issued, {valid} still valid, {pending} pending, {failed} failed");
+    } else {
+        println!("{issued} issued, {valid} still valid, {failed} failed");
+    }
+    if failed > 0 || pending > 0 {
+        EXIT_FAILED
+    } else {
+        EXIT_OK
+    }
 }
 
 async fn process(
@@ -154,6 +168,10 @@ async fn process(
             info: issued.info,
             hook_error: issued.hook_error,
         },
+        Err(failure) if failure.pending_until.is_some() => {
+            tracing::info!(status = %failure.message, "the issuer has not issued yet");
+            Outcome::Pending(failure.message)
+        }
         Err(failure) => {
             tracing::error!(error = %failure.message, "issuance failed; the deployed certificate was left as it was");
             Outcome::Failed(failure.message)

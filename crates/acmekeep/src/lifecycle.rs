@@ -2,11 +2,14 @@
 //! sinks hold, decide, and issue and deploy a new certificate when needed.
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use acme_core::policy::{self, Assessment, IssueReason, Wanted};
-use acme_core::{Bundle, CancellationToken, CertInfo, IssueRequest, PrivateKeyPem, Sink, Solver};
+use acme_core::{
+    Bundle, CancellationToken, CertInfo, IssueRequest, KeyType, PrivateKeyPem, Sink, Solver,
+};
 
 use crate::config::{CertificateConfig, Config};
 use crate::hooks::{HookEnv, Outcome, Stage};
@@ -93,13 +96,26 @@ pub struct Failure {
     pub rate_limited: bool,
     /// The issuance was abandoned because acmekeep is stopping.
     pub cancelled: bool,
+    /// The issuer accepted the request but has not issued yet (an approval, say): not a
+    /// failure, ask again then (the key is kept for it).
+    pub pending_until: Option<SystemTime>,
 }
+
+/// How long to wait before asking a pending issuer again when it did not say.
+const PENDING_RECHECK: Duration = Duration::from_secs(5 * 60);
 
 impl From<acme_core::Error> for Failure {
     fn from(err: acme_core::Error) -> Failure {
+        let pending_until = match &err {
+            acme_core::Error::Pending { retry_after, .. } => {
+                Some(retry_after.unwrap_or_else(|| SystemTime::now() + PENDING_RECHECK))
+            }
+            _ => None,
+        };
         Failure {
             rate_limited: err.acme_problem() == Some("rateLimited"),
             cancelled: matches!(err, acme_core::Error::Cancelled),
+            pending_until,
             message: err.to_string(),
         }
     }
@@ -111,6 +127,7 @@ impl From<String> for Failure {
             message,
             rate_limited: false,
             cancelled: false,
+            pending_until: None,
         }
     }
 }
@@ -192,10 +209,16 @@ async fn deploy(
         .issuers
         .get(&cert.issuer)
         .ok_or_else(|| format!("issuer {:?} is not configured", cert.issuer))?;
-    let key_type = cert.key;
-    let key = tokio::task::spawn_blocking(move || key_type.generate())
-        .await
-        .map_err(|e| format!("key generation stopped: {e}"))??;
+    let pending = PendingKey::new(&config.daemon.state_dir, name);
+    let key = match pending.load(cert.key) {
+        Some(kept) => kept.key_pair()?,
+        None => {
+            let key_type = cert.key;
+            tokio::task::spawn_blocking(move || key_type.generate())
+                .await
+                .map_err(|e| format!("key generation stopped: {e}"))??
+        }
+    };
     let csr_der = acme_core::build_csr(&cert.domains, &key)?;
     let mut solvers: BTreeMap<String, Arc<dyn Solver>> = BTreeMap::new();
     if config
@@ -220,9 +243,16 @@ async fn deploy(
         replaces,
         cancel: cancel.clone(),
     };
-    let chain = issuer.issue(&request).await?;
-    let info = CertInfo::from_pem(&chain.cert_pem)?;
     let key = PrivateKeyPem::from_key_pair(&key)?;
+    let chain = match issuer.issue(&request).await {
+        Ok(chain) => chain,
+        Err(err @ acme_core::Error::Pending { .. }) => {
+            pending.keep(&key)?;
+            return Err(err.into());
+        }
+        Err(err) => return Err(err.into()),
+    };
+    let info = CertInfo::from_pem(&chain.cert_pem)?;
     if !info.covers_exactly(&cert.domains) {
         return Err(format!(
             "the issuer returned a certificate for {:?}, not for the configured {:?}; nothing was deployed",
@@ -250,5 +280,56 @@ async fn deploy(
         sink.store(&bundle).await?;
         tracing::info!(sink = %sink.describe(), serial = %info.serial, "deployed");
     }
+    pending.clear();
     Ok(info)
+}
+
+/// The key of a request an issuer is still processing, kept in
+/// `state_dir/pending/NAME.key` (0600) so the next attempt asks for the same request.
+struct PendingKey {
+    path: PathBuf,
+}
+
+impl PendingKey {
+    fn new(state_dir: &Path, cert_name: &str) -> PendingKey {
+        PendingKey {
+            path: state_dir.join("pending").join(format!("{cert_name}.key")),
+        }
+    }
+
+    /// The kept key, if there is one of the wanted type (another one is discarded). It stays
+    /// kept until a certificate is deployed, so a failed attempt asks again with it.
+    fn load(&self, key_type: KeyType) -> Option<PrivateKeyPem> {
+        let pem = PrivateKeyPem::new(std::fs::read_to_string(&self.path).ok()?);
+        let usable = pem
+            .key_pair()
+            .is_ok_and(|key| KeyType::of(&key) == Some(key_type));
+        if usable {
+            tracing::info!("asking again for the pending request, with its key");
+            Some(pem)
+        } else {
+            self.clear();
+            None
+        }
+    }
+
+    /// Keeps `key` for the next attempt.
+    fn keep(&self, key: &PrivateKeyPem) -> Result<(), Failure> {
+        if let Some(dir) = self.path.parent() {
+            acme_core::ensure_private_dir(dir, 0o700)?;
+        }
+        acme_core::write_atomic(&self.path, key.expose().as_bytes(), 0o600)?;
+        Ok(())
+    }
+
+    /// Forgets the kept key, if any.
+    fn clear(&self) {
+        match std::fs::remove_file(&self.path) {
+            Ok(()) => {}
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+            Err(err) => {
+                tracing::warn!(path = %self.path.display(), error = %err, "cannot remove the kept key of a pending request");
+            }
+        }
+    }
 }

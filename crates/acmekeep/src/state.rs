@@ -87,6 +87,8 @@ pub enum LastResult {
     Issued,
     /// The attempt failed.
     Failed,
+    /// The issuer accepted the request and has not issued yet (an approval, say).
+    Pending,
 }
 
 /// One certificate's record: `state_dir/certificates/NAME.json`.

@@ -102,6 +102,8 @@ fn print_table(rows: &[Row]) {
                 format!("failed ({}x): {error}", row.failures)
             }
             (Some(LastResult::Issued), _) => "issued".to_string(),
+            (Some(LastResult::Pending), Some(status)) => format!("pending: {status}"),
+            (Some(LastResult::Pending), None) => "pending".to_string(),
             (Some(LastResult::Failed), None) => "failed".to_string(),
             (None, _) => "-".to_string(),
         };

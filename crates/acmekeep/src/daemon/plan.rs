@@ -10,7 +10,7 @@ use rand::Rng;
 use serde::Serialize;
 
 use crate::config::CertificateConfig;
-use crate::state::{AriState, CertState};
+use crate::state::{AriState, CertState, LastResult};
 
 /// Lifetimes at or below this renew at half-life.
 const SHORT_LIVED: Duration = Duration::from_secs(10 * 24 * 3600);
@@ -37,6 +37,8 @@ pub enum Basis {
     HalfOfLifetime,
     /// After earlier failures, not before this backoff ends.
     Backoff,
+    /// The issuer is processing a request (an approval, say): ask again then.
+    Pending,
 }
 
 impl fmt::Display for Basis {
@@ -48,6 +50,7 @@ impl fmt::Display for Basis {
             Basis::ThirdOfLifetime => f.write_str("1/3 of lifetime left"),
             Basis::HalfOfLifetime => f.write_str("half of lifetime"),
             Basis::Backoff => f.write_str("backoff after failure"),
+            Basis::Pending => f.write_str("request pending at the issuer"),
         }
     }
 }
@@ -102,6 +105,12 @@ pub fn plan(
         },
     };
     match state.retry_at {
+        Some(retry_at) if retry_at > base.at && state.last_result == Some(LastResult::Pending) => {
+            Plan {
+                at: retry_at,
+                basis: Basis::Pending,
+            }
+        }
         Some(retry_at) if retry_at > base.at && state.failures > 0 => Plan {
             at: retry_at,
             basis: Basis::Backoff,
@@ -331,6 +340,24 @@ mod tests {
         let plan = plan(&cert(), &valid(), Some(&info()), &state, t(1));
         assert_eq!(plan.at, t(1));
         assert!(matches!(plan.basis, Basis::Now(ref why) if why.contains("issuer changed")));
+    }
+
+    #[test]
+    fn a_pending_request_is_asked_again_when_the_issuer_said_not_as_a_failure() {
+        let state = CertState {
+            last_result: Some(LastResult::Pending),
+            retry_at: Some(t(2)),
+            ..CertState::default()
+        };
+        let due = Assessment::Issue(IssueReason::Missing);
+        let plan = plan(&cert(), &due, None, &state, t(1));
+        assert_eq!(
+            plan,
+            Plan {
+                at: t(2),
+                basis: Basis::Pending
+            }
+        );
     }
 
     #[test]

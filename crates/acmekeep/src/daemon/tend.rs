@@ -11,7 +11,7 @@ use tokio::sync::Semaphore;
 use super::plan::{self, Basis};
 use super::queue::Event;
 use crate::config::{Config, IssuerConfig};
-use crate::lifecycle;
+use crate::lifecycle::{self, Failure};
 use crate::observe::Metrics;
 use crate::state::{CertState, LastResult, Store};
 use crate::wiring::Components;
@@ -191,6 +191,24 @@ async fn renew_deployed(
         Err(failure) if failure.cancelled => {
             tracing::warn!("issuance abandoned; the deployed certificate was left as it was");
             Vec::new()
+        }
+        Err(Failure {
+            pending_until: Some(until),
+            message,
+            ..
+        }) => {
+            // Waiting on the issuer is not a failure: no backoff, ask again when it said.
+            let until = until.max(now);
+            state.retry_at = Some(until);
+            state.last_result = Some(LastResult::Pending);
+            state.last_error = Some(message.clone());
+            tracing::info!(
+                status = %message,
+                retry_at = %humantime::format_rfc3339_seconds(until),
+                "the issuer has not issued yet; asking again then"
+            );
+            save(context, name, &state);
+            vec![(Event::Renew, until)]
         }
         Err(failure) => {
             context.metrics.record_failure(name, &cert.issuer);
