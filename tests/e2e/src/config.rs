@@ -22,6 +22,7 @@ pub struct Config {
     metrics_port: u16,
     eab: Option<(String, String)>,
     profile: Option<String>,
+    preferred_chain: Option<String>,
     certificates: Vec<(String, Vec<String>, String)>,
 }
 
@@ -57,6 +58,7 @@ impl Config {
             metrics_port: free_port(),
             eab: None,
             profile: None,
+            preferred_chain: None,
             certificates: Vec::new(),
         }
     }
@@ -82,6 +84,13 @@ impl Config {
     /// Asks the CA for certificate profile `profile` (the issuer's `profile` key).
     pub fn profile(mut self, profile: &str) -> Config {
         self.profile = Some(profile.to_string());
+        self
+    }
+
+    /// Asks for the chain that ends at (or contains) the CA named `name` (the issuer's
+    /// `preferred_chain` key).
+    pub fn preferred_chain(mut self, name: &str) -> Config {
+        self.preferred_chain = Some(name.to_string());
         self
     }
 
@@ -129,6 +138,9 @@ impl Config {
         }
         if let Some(profile) = &self.profile {
             let _ = writeln!(toml, "profile = {}", quote(profile));
+        }
+        if let Some(name) = &self.preferred_chain {
+            let _ = writeln!(toml, "preferred_chain = {}", quote(name));
         }
         if let Some(ca_bundle) = &self.ca_bundle {
             let _ = writeln!(toml, "ca_bundle = {}", quote(&ca_bundle.to_string_lossy()));

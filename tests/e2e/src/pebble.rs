@@ -32,6 +32,13 @@ pub struct PebbleOptions {
     /// Skip validation (`PEBBLE_VA_ALWAYS_VALID`), for providers whose records no DNS
     /// server here serves (moto, the Cloudflare fake).
     pub always_valid: bool,
+    /// How many alternate roots pebble issues under besides the default one
+    /// (`PEBBLE_ALTERNATE_ROOTS`): every certificate then comes with that many alternate
+    /// chains, offered as `Link: rel="alternate"` (RFC 8555 §7.4.2).
+    pub alternate_roots: u32,
+    /// How many intermediates each chain has between root and certificate
+    /// (`PEBBLE_CHAIN_LENGTH`, as pebble 2.4 counts it); unset, pebble uses one.
+    pub chain_length: Option<u32>,
 }
 
 /// A running pebble and pebble-challtestsrv pair; both are killed and reaped on drop.
@@ -141,6 +148,15 @@ impl Pebble {
                 .env(
                     "PEBBLE_WFE_NONCEREJECT",
                     options.nonce_reject_percent.to_string(),
+                )
+                .env(
+                    "PEBBLE_ALTERNATE_ROOTS",
+                    options.alternate_roots.to_string(),
+                )
+                .envs(
+                    options
+                        .chain_length
+                        .map(|length| ("PEBBLE_CHAIN_LENGTH", length.to_string())),
                 ),
             &workdir.join("pebble.log"),
         );

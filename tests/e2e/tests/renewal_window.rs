@@ -31,6 +31,7 @@ fn acme_config(directory: &str) -> AcmeConfig {
         ca_bundle: None,
         eab: None,
         profile: None,
+        preferred_chain: None,
         timeout: Duration::from_secs(60),
     }
 }

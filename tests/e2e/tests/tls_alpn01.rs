@@ -23,6 +23,7 @@ fn pebble_issues_a_certificate_validated_over_tls_alpn_01() {
         ca_bundle: Some(pebble.ca_bundle().to_path_buf()),
         eab: None,
         profile: None,
+        preferred_chain: None,
         timeout: Duration::from_secs(60),
     };
     let issuer = AcmeIssuer::new("pebble".to_string(), acme, &dir.state_dir()).expect("issuer");

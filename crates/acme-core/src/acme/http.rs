@@ -1,10 +1,12 @@
+use std::collections::HashMap;
 use std::future::Future;
 use std::path::Path;
 use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::Request;
+use http::{Request, Uri};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -24,10 +26,25 @@ const REQUEST_DURATION: &str = "acmekeep_acme_client_request_duration_seconds";
 /// The metrics go through the `metrics` facade (no-ops unless the binary installs a
 /// recorder). Their labels stay bounded: the path is left out, since order, authorization
 /// and certificate URLs are unique per request.
+///
+/// It also sees what instant-acme does not pass on, for the preferred-chain choice (see
+/// `chain.rs`): the `Link: rel="alternate"` URLs of certificate downloads, and the bodies
+/// of answers it was asked to keep.
 #[derive(Clone)]
 pub(crate) struct AcmeHttp {
     client: HyperClient<HttpsConnector<HttpConnector>, BodyWrapper<Bytes>>,
     timeout: Duration,
+    links: Arc<Mutex<ChainLinks>>,
+}
+
+/// What the client remembers for the preferred-chain choice, shared by its clones.
+#[derive(Default)]
+struct ChainLinks {
+    /// The alternate chains a successful answer listed (`Link: <url>;rel="alternate"`,
+    /// RFC 8555 §7.4.2), by the URL that was asked: in practice certificate downloads.
+    alternates: HashMap<Uri, Vec<String>>,
+    /// URLs whose next successful answer's body is kept, and that body once it came.
+    kept: HashMap<Uri, Option<Bytes>>,
 }
 
 impl AcmeHttp {
@@ -53,8 +70,135 @@ impl AcmeHttp {
         Ok(AcmeHttp {
             client: HyperClient::builder(TokioExecutor::new()).build(connector),
             timeout,
+            links: Arc::default(),
         })
     }
+
+    /// The alternate chain URLs the CA listed when `certificate_url` was downloaded, in
+    /// the order it listed them; forgotten once taken, empty if it listed none.
+    pub(crate) fn take_alternates(&self, certificate_url: &str) -> Vec<String> {
+        let Ok(uri) = certificate_url.parse::<Uri>() else {
+            return Vec::new();
+        };
+        self.links().alternates.remove(&uri).unwrap_or_default()
+    }
+
+    /// Keeps the body of the next successful (2xx) answer from `url`, for [`Self::take_body`].
+    pub(crate) fn keep_body(&self, url: &str) {
+        if let Ok(uri) = url.parse::<Uri>() {
+            self.links().kept.insert(uri, None);
+        }
+    }
+
+    /// The body kept for `url` (see [`Self::keep_body`]), if a successful answer came;
+    /// `url` is not watched any more afterwards.
+    pub(crate) fn take_body(&self, url: &str) -> Option<Bytes> {
+        let uri = url.parse::<Uri>().ok()?;
+        self.links().kept.remove(&uri).flatten()
+    }
+
+    fn links(&self) -> std::sync::MutexGuard<'_, ChainLinks> {
+        // The map stays consistent whatever panicked while holding it: every update is one call.
+        self.links.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Notes what [`ChainLinks`] wants from a successful answer to `uri`: its body if it is
+    /// kept (read here, so the answer handed on carries the same bytes), else its alternates.
+    async fn remember(
+        &self,
+        uri: &Uri,
+        mut rsp: BytesResponse,
+    ) -> Result<BytesResponse, crate::BoxError> {
+        if !rsp.parts.status.is_success() {
+            return Ok(rsp);
+        }
+        if self.links().kept.contains_key(uri) {
+            let body = rsp.body.into_bytes().await?;
+            if let Some(slot) = self.links().kept.get_mut(uri) {
+                *slot = Some(body.clone());
+            }
+            return Ok(BytesResponse {
+                parts: rsp.parts,
+                body: Box::new(body),
+            });
+        }
+        let alternates = alternate_links(uri, &rsp.parts.headers);
+        if !alternates.is_empty() {
+            self.links().alternates.insert(uri.clone(), alternates);
+        }
+        Ok(rsp)
+    }
+}
+
+/// The targets of `Link` headers with relation type `alternate`, in header order, made
+/// absolute against `base` when they are absolute paths (`</cert/1/alt>`).
+fn alternate_links(base: &Uri, headers: &http::HeaderMap) -> Vec<String> {
+    headers
+        .get_all(http::header::LINK)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(link_values)
+        .filter(|(_, params)| is_alternate(params))
+        .filter_map(|(target, _)| absolute(base, target))
+        .collect()
+}
+
+/// Splits one `Link` header value (RFC 8288) into `(target, parameters)` pairs; commas
+/// inside `<…>` or quoted strings do not split.
+fn link_values(value: &str) -> Vec<(&str, &str)> {
+    let mut links = Vec::new();
+    let mut rest = value;
+    while let Some(open) = rest.find('<') {
+        let Some(close) = rest[open..].find('>').map(|i| open + i) else {
+            break;
+        };
+        let target = &rest[open + 1..close];
+        let after = &rest[close + 1..];
+        let mut quoted = false;
+        let end = after
+            .char_indices()
+            .find(|&(_, c)| {
+                if c == '"' {
+                    quoted = !quoted;
+                }
+                c == ',' && !quoted
+            })
+            .map_or(after.len(), |(i, _)| i);
+        links.push((target.trim(), &after[..end]));
+        rest = &after[end..];
+    }
+    links
+}
+
+/// Whether link parameters such as `;rel="alternate"` name the relation type `alternate`
+/// (`rel` may list several types, separated by spaces, and may be unquoted).
+fn is_alternate(params: &str) -> bool {
+    params.split(';').any(|param| {
+        let Some((name, value)) = param.split_once('=') else {
+            return false;
+        };
+        name.trim().eq_ignore_ascii_case("rel")
+            && value
+                .trim()
+                .trim_matches('"')
+                .split_ascii_whitespace()
+                .any(|rel| rel.eq_ignore_ascii_case("alternate"))
+    })
+}
+
+/// `target` as an absolute URL: as is if it has a scheme, on `base`'s scheme and authority
+/// if it is an absolute path; other relative forms are not used by ACME servers and are
+/// dropped.
+fn absolute(base: &Uri, target: &str) -> Option<String> {
+    if target.starts_with("https://") || target.starts_with("http://") {
+        return Some(target.to_string());
+    }
+    if target.starts_with('/') && !target.starts_with("//") {
+        let (scheme, authority) = (base.scheme_str()?, base.authority()?);
+        return Some(format!("{scheme}://{authority}{target}"));
+    }
+    tracing::debug!(target, "ignoring a relative Link target");
+    None
 }
 
 impl HttpClient for AcmeHttp {
@@ -66,11 +210,16 @@ impl HttpClient for AcmeHttp {
         let uri = req.uri().clone();
         let timeout = self.timeout;
         let fut = self.client.request(req);
+        let this = self.clone();
         Box::pin(async move {
             let started = std::time::Instant::now();
-            let result = match tokio::time::timeout(timeout, fut).await {
-                Ok(Ok(rsp)) => Ok(BytesResponse::from(rsp)),
-                Ok(Err(e)) => Err(instant_acme::Error::Other(Box::new(Transport(Box::new(e))))),
+            let answer = async {
+                let rsp = BytesResponse::from(fut.await.map_err(|e| Transport(Box::new(e)))?);
+                this.remember(&uri, rsp).await.map_err(Transport)
+            };
+            let result = match tokio::time::timeout(timeout, answer).await {
+                Ok(Ok(rsp)) => Ok(rsp),
+                Ok(Err(e)) => Err(instant_acme::Error::Other(Box::new(e))),
                 Err(_) => Err(instant_acme::Error::Other(Box::new(Transport(
                     format!("no answer within {timeout:?}").into(),
                 )))),
@@ -116,16 +265,109 @@ mod tests {
 
     /// A one-connection HTTP server that answers 404 to whatever it is asked.
     async fn not_found_server() -> std::net::SocketAddr {
+        server("404 Not Found", "", "").await
+    }
+
+    /// A one-connection HTTP server that answers `status` with extra header lines
+    /// `headers` (each ending in CRLF) and `body` to whatever it is asked.
+    async fn server(
+        status: &'static str,
+        headers: &'static str,
+        body: &'static str,
+    ) -> std::net::SocketAddr {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("local addr");
         tokio::spawn(async move {
             let (mut stream, _) = listener.accept().await.expect("accept");
             let mut head = [0u8; 1024];
             let _ = stream.read(&mut head).await;
-            let answer = "HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
+            let answer = format!(
+                "HTTP/1.1 {status}\r\n{headers}content-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
             stream.write_all(answer.as_bytes()).await.expect("answer");
         });
         addr
+    }
+
+    const CHAIN: &str = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+    const ALTERNATE_LINKS: &str = "link: <https://ca.example/cert/1/alt/1>;rel=\"alternate\"\r\n\
+                                   link: <https://ca.example/dir>;rel=\"index\"\r\n\
+                                   link: </cert/1/alt/2>; rel=alternate\r\n";
+
+    #[test]
+    fn alternate_links_are_read_in_order_and_absolute_paths_resolved() {
+        let base: Uri = "https://ca.example:14000/cert/1".parse().expect("uri");
+        let mut headers = http::HeaderMap::new();
+        let mut add = |value: &'static str| {
+            headers.append(http::header::LINK, http::HeaderValue::from_static(value));
+        };
+        add(r#"<https://ca.example:14000/cert/1/alt/1>;rel="alternate""#);
+        add(
+            r#"<https://ca.example:14000/dir>;rel="index", </cert/1/alt/2>; title="a, b"; rel=alternate"#,
+        );
+        add(r#"<https://ca.example:14000/cert/1/up>;rel="up alternate""#);
+        add(r#"<alt/4>;rel="alternate""#);
+
+        assert_eq!(
+            alternate_links(&base, &headers),
+            [
+                "https://ca.example:14000/cert/1/alt/1",
+                "https://ca.example:14000/cert/1/alt/2",
+                "https://ca.example:14000/cert/1/up",
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn the_alternates_of_a_download_are_remembered_until_taken() {
+        let addr = server("200 OK", ALTERNATE_LINKS, CHAIN).await;
+        let http = AcmeHttp::new(None, Duration::from_secs(5)).expect("client");
+        let url = format!("http://{addr}/cert/1");
+
+        http.request(get(&url)).await.expect("answer");
+
+        assert_eq!(
+            http.take_alternates(&url),
+            [
+                "https://ca.example/cert/1/alt/1".to_string(),
+                format!("http://{addr}/cert/1/alt/2"),
+            ]
+        );
+        assert!(
+            http.take_alternates(&url).is_empty(),
+            "taken means forgotten"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_kept_body_is_captured_and_still_handed_on() {
+        let addr = server("200 OK", ALTERNATE_LINKS, CHAIN).await;
+        let http = AcmeHttp::new(None, Duration::from_secs(5)).expect("client");
+        let url = format!("http://{addr}/cert/1/alt/1");
+
+        http.keep_body(&url);
+        let mut rsp = http.request(get(&url)).await.expect("answer");
+
+        assert_eq!(rsp.body.into_bytes().await.expect("body"), CHAIN);
+        assert_eq!(http.take_body(&url).as_deref(), Some(CHAIN.as_bytes()));
+        assert_eq!(http.take_body(&url), None, "taken means forgotten");
+        assert!(
+            http.take_alternates(&url).is_empty(),
+            "a kept answer's links are not remembered"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_error_answer_is_not_kept() {
+        let addr = not_found_server().await;
+        let http = AcmeHttp::new(None, Duration::from_secs(5)).expect("client");
+        let url = format!("http://{addr}/cert/1/alt/1");
+
+        http.keep_body(&url);
+        http.request(get(&url)).await.expect("answer");
+
+        assert_eq!(http.take_body(&url), None);
     }
 
     fn get(url: &str) -> Request<BodyWrapper<Bytes>> {

@@ -2,6 +2,7 @@
 
 mod account;
 mod ari;
+mod chain;
 mod directory;
 mod http;
 mod profile;
@@ -48,6 +49,12 @@ pub struct AcmeConfig {
     /// unset, the CA's default profile is used.
     #[serde(default)]
     pub profile: Option<String>,
+    /// The certificate chain to deliver when the CA offers several (RFC 8555 §7.4.2
+    /// `Link: rel="alternate"`), by Common Name, e.g. `ISRG Root X1`: the first chain whose
+    /// topmost certificate that CA issued, else the first with a certificate of that subject
+    /// name. Unset, or when nothing matches (logged at info), the CA's default chain is used.
+    #[serde(default)]
+    pub preferred_chain: Option<String>,
     /// The deadline for one whole issuance, from new order to downloaded chain.
     #[serde(
         default = "default_timeout",
@@ -75,7 +82,8 @@ const FIRST_POLL: Duration = Duration::from_millis(20);
 /// Extensions, where the CA's directory offers them: orders name [`AcmeConfig::profile`]
 /// (checked against `meta.profiles` first); a renewal names the certificate it replaces
 /// (RFC 9773 `replaces`, dropped if the CA refuses it); [`Issuer::renewal_window`] returns
-/// the CA's suggested renewal window.
+/// the CA's suggested renewal window. Where the CA offers alternate chains,
+/// [`AcmeConfig::preferred_chain`] picks the one delivered.
 pub struct AcmeIssuer {
     name: String,
     config: AcmeConfig,
@@ -94,6 +102,21 @@ impl AcmeIssuer {
             retryable: false,
             retry_after: None,
         })?;
+        if config
+            .preferred_chain
+            .as_deref()
+            .is_some_and(|name| name.trim().is_empty())
+        {
+            return Err(Error::Acme {
+                step: "configuration",
+                message: "preferred_chain is empty: set it to the Common Name of the root \
+                          (issuer) you want, e.g. \"ISRG Root X1\", or remove it"
+                    .into(),
+                problem: None,
+                retryable: false,
+                retry_after: None,
+            });
+        }
         let http = http::AcmeHttp::new(config.ca_bundle.as_deref(), REQUEST_TIMEOUT)?;
         let store = account::AccountStore {
             path: account::account_path(state_dir, &name),
@@ -193,7 +216,7 @@ impl AcmeIssuer {
         deadline: Instant,
         presented: &mut Vec<(Arc<dyn Solver>, Challenge)>,
     ) -> Result<IssuedChain, Error> {
-        let (_account, mut order) = self.new_order(request).await?;
+        let (account, mut order) = self.new_order(request).await?;
         tracing::info!(order = order.url(), "order created");
 
         retrying!("fetch authorizations", fetch_authorizations(&mut order))?;
@@ -232,6 +255,14 @@ impl AcmeIssuer {
             "download certificate",
             order.poll_certificate(&poll_policy(deadline))
         )?;
+        let pem = chain::choose(
+            &self.http,
+            &account,
+            &mut order,
+            pem,
+            self.config.preferred_chain.as_deref(),
+        )
+        .await?;
         IssuedChain::from_pem_bundle(&pem)
     }
 }
@@ -550,5 +581,29 @@ mod tests {
             serde_json::from_str(r#"{"directory": "letsencrypt", "profile": "shortlived"}"#)
                 .expect("config with profile");
         assert_eq!(config.profile.as_deref(), Some("shortlived"));
+    }
+
+    #[test]
+    fn preferred_chain_defaults_to_none_and_is_read_from_config() {
+        let config: AcmeConfig =
+            serde_json::from_str(r#"{"directory": "letsencrypt"}"#).expect("minimal config");
+        assert_eq!(config.preferred_chain, None);
+        let config: AcmeConfig = serde_json::from_str(
+            r#"{"directory": "letsencrypt", "preferred_chain": "ISRG Root X1"}"#,
+        )
+        .expect("config with preferred_chain");
+        assert_eq!(config.preferred_chain.as_deref(), Some("ISRG Root X1"));
+    }
+
+    #[test]
+    fn an_empty_preferred_chain_is_rejected_with_an_example() {
+        let config: AcmeConfig =
+            serde_json::from_str(r#"{"directory": "letsencrypt", "preferred_chain": " "}"#)
+                .expect("config");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let err = AcmeIssuer::new("le".into(), config, dir.path())
+            .err()
+            .expect("an empty preferred_chain must be rejected");
+        assert!(err.to_string().contains("ISRG Root X1"), "{err}");
     }
 }
