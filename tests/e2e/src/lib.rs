@@ -6,8 +6,9 @@
 //! dropped). Tests of ACME extensions pebble lacks (renewal information, profiles,
 //! `replaces`) use an [`Acme2certifier`] instead. DNS-01 runs against a real [`Bind`], a
 //! real [`PowerDns`] and [`Moto`] (the Route53 API), and a [`CloudflareFake`] where no real
-//! server can be had. [`Config`] writes the TOML for the usual shape (one ACME issuer, one
-//! http-01 solver, some certificates); [`TestDir::acmekeep`] runs the binary with a timeout
+//! server can be had; the Venafi issuer runs against a [`VenafiFake`] of the TPP API.
+//! [`Config`] writes the TOML for the usual shape (one ACME issuer, one http-01 solver, some
+//! certificates); [`TestDir::acmekeep`] runs the binary with a timeout
 //! and returns a [`Run`] whose assertions print the command, its output and the tail of
 //! every server log when they fail. [`SinkDir`] inspects what the files sink delivered, with
 //! the `openssl` command line tool, so the checks do not share code with the program under
@@ -44,6 +45,7 @@ mod powerdns;
 mod sink;
 mod testdir;
 mod tool;
+mod venafi_fake;
 
 pub use acme2certifier::Acme2certifier;
 pub use bind::{BIND_KEY, BIND_UNAUTHORIZED_KEY, Bind, BindZone};
@@ -57,3 +59,4 @@ pub use port::free_port;
 pub use powerdns::PowerDns;
 pub use sink::{SinkDir, unix_seconds};
 pub use testdir::{Run, TestDir};
+pub use venafi_fake::{FakeVenafiRequest, VENAFI_CLIENT_ID, VENAFI_ZONE, VenafiFake};
