@@ -6,7 +6,8 @@
 //! dropped). Tests of ACME extensions pebble lacks (renewal information, profiles,
 //! `replaces`) use an [`Acme2certifier`] instead. DNS-01 runs against a real [`Bind`], a
 //! real [`PowerDns`] and [`Moto`] (the Route53 API), and a [`CloudflareFake`] where no real
-//! server can be had; the Venafi issuer runs against a [`VenafiFake`] of the TPP API.
+//! server can be had; the Venafi issuer runs against a [`VenafiFake`] of the TPP API. The Vault issuer (and a
+//! second ACME server) run against a real [`OpenBao`].
 //! [`Config`] writes the TOML for the usual shape (one ACME issuer, one http-01 solver, some
 //! certificates); [`TestDir::acmekeep`] runs the binary with a timeout
 //! and returns a [`Run`] whose assertions print the command, its output and the tail of
@@ -39,6 +40,7 @@ mod config;
 mod daemon;
 mod dig;
 mod moto;
+mod openbao;
 mod pebble;
 mod port;
 mod powerdns;
@@ -54,6 +56,7 @@ pub use config::Config;
 pub use daemon::Daemon;
 pub use dig::dig_txt;
 pub use moto::{Moto, MotoTxtSet};
+pub use openbao::{FixedPortLock, OpenBao, OpenBaoAppRole};
 pub use pebble::{Pebble, PebbleOptions};
 pub use port::free_port;
 pub use powerdns::PowerDns;
