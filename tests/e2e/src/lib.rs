@@ -7,7 +7,8 @@
 //! `replaces`) use an [`Acme2certifier`] instead. DNS-01 runs against a real [`Bind`], a
 //! real [`PowerDns`] and [`Moto`] (the Route53 API), and a [`CloudflareFake`] where no real
 //! server can be had; the Venafi issuer runs against a [`VenafiFake`] of the TPP API. The Vault issuer (and a
-//! second ACME server) run against a real [`OpenBao`].
+//! second ACME server) run against a real [`OpenBao`]. The Kubernetes sink and leader election run against a
+//! [`KubeFake`] API server, as no real one can be installed.
 //! [`Config`] writes the TOML for the usual shape (one ACME issuer, one http-01 solver, some
 //! certificates); [`TestDir::acmekeep`] runs the binary with a timeout
 //! and returns a [`Run`] whose assertions print the command, its output and the tail of
@@ -39,6 +40,7 @@ mod cloudflare_fake;
 mod config;
 mod daemon;
 mod dig;
+mod kube_fake;
 mod moto;
 mod openbao;
 mod pebble;
@@ -55,6 +57,7 @@ pub use cloudflare_fake::{CloudflareFake, FakeRecord};
 pub use config::Config;
 pub use daemon::Daemon;
 pub use dig::dig_txt;
+pub use kube_fake::{KubeFake, KubeRequest};
 pub use moto::{Moto, MotoTxtSet};
 pub use openbao::{FixedPortLock, OpenBao, OpenBaoAppRole};
 pub use pebble::{Pebble, PebbleOptions};
