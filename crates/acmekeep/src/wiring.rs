@@ -7,12 +7,16 @@ use acme_core::{AcmeIssuer, Issuer, Sink, Solver};
 use dns01::Dns01Solver;
 use http01::Http01Solver;
 use issuer_ca::CaIssuer;
+use issuer_vault::VaultIssuer;
+use issuer_venafi::VenafiIssuer;
 use sink_files::FilesSink;
+use sink_kubernetes::{KubernetesSink, SecretMeta};
 use tls_alpn01::TlsAlpn01Solver;
 
 use crate::config::{Config, ConfigError, IssuerConfig, Problem, SinkConfig, SolverKind};
 
 /// Everything a run needs, built once from the configuration.
+#[derive(Clone)]
 pub struct Components {
     /// Issuers by configured name.
     pub issuers: BTreeMap<String, Arc<dyn Issuer>>,
@@ -38,6 +42,16 @@ impl Components {
                 IssuerConfig::Ca(ca) => CaIssuer::new(name.clone(), ca.clone(), state_dir)
                     .map(|i| Arc::new(i) as Arc<dyn Issuer>)
                     .map_err(|e| e.to_string()),
+                IssuerConfig::Vault(vault) => {
+                    VaultIssuer::new(name.clone(), vault.clone(), state_dir)
+                        .map(|i| Arc::new(i) as Arc<dyn Issuer>)
+                        .map_err(|e| e.to_string())
+                }
+                IssuerConfig::Venafi(venafi) => {
+                    VenafiIssuer::new(name.clone(), venafi.clone(), state_dir)
+                        .map(|i| Arc::new(i) as Arc<dyn Issuer>)
+                        .map_err(|e| e.to_string())
+                }
             };
             match built {
                 Ok(issuer) => {
@@ -82,9 +96,23 @@ impl Components {
         for (name, cert) in &config.certificates {
             let mut built: Vec<Arc<dyn Sink>> = Vec::new();
             for (i, sink) in cert.sinks.iter().enumerate() {
-                let SinkConfig::Files(files) = sink;
-                match FilesSink::new(files.clone()) {
-                    Ok(sink) => built.push(Arc::new(sink)),
+                let sink: Result<Arc<dyn Sink>, String> = match sink {
+                    SinkConfig::Files(files) => FilesSink::new(files.clone())
+                        .map(|s| Arc::new(s) as Arc<dyn Sink>)
+                        .map_err(|e| e.to_string()),
+                    SinkConfig::Kubernetes(kubernetes) => {
+                        let meta = SecretMeta {
+                            cert_name: name.clone(),
+                            names: cert.domains.clone(),
+                            issuer: cert.issuer.clone(),
+                        };
+                        KubernetesSink::new(kubernetes.clone(), meta)
+                            .map(|s| Arc::new(s) as Arc<dyn Sink>)
+                            .map_err(|e| e.to_string())
+                    }
+                };
+                match sink {
+                    Ok(sink) => built.push(sink),
                     Err(err) => problems.push(Problem {
                         key: format!("certificates.{name}.sinks[{i}]"),
                         message: err.to_string(),

@@ -61,7 +61,13 @@ impl Config {
         for issuer in self.issuers.values_mut() {
             match issuer {
                 IssuerConfig::Acme(acme) => acme.ca_bundle.iter_mut().for_each(fix),
-                IssuerConfig::Ca(ca) => ca.cert.iter_mut().for_each(fix),
+                IssuerConfig::Ca(ca) => {
+                    ca.cert.iter_mut().for_each(fix);
+                    ca.trust_bundle.iter_mut().for_each(fix);
+                    ca.trust_also.iter_mut().for_each(fix);
+                }
+                IssuerConfig::Vault(vault) => vault.ca_bundle.iter_mut().for_each(fix),
+                IssuerConfig::Venafi(venafi) => venafi.ca_bundle.iter_mut().for_each(fix),
             }
         }
         for solver in self.solvers.values_mut() {
@@ -71,9 +77,16 @@ impl Config {
         }
         for cert in self.certificates.values_mut() {
             for sink in &mut cert.sinks {
-                let SinkConfig::Files(files) = sink;
-                fix(&mut files.dir);
+                match sink {
+                    SinkConfig::Files(files) => fix(&mut files.dir),
+                    SinkConfig::Kubernetes(kubernetes) => {
+                        kubernetes.cluster.kubeconfig.iter_mut().for_each(fix);
+                    }
+                }
             }
+        }
+        if let Some(election) = &mut self.daemon.leader_election {
+            election.cluster.kubeconfig.iter_mut().for_each(fix);
         }
     }
 }
@@ -273,11 +286,11 @@ mod tests {
 
     #[test]
     fn an_unknown_kind_lists_the_kinds() {
-        let problems = problems_of(&GOOD.replace("kind = \"ca\"", "kind = \"vault\""));
+        let problems = problems_of(&GOOD.replace("kind = \"ca\"", "kind = \"vualt\""));
         assert_eq!(problems.len(), 1, "{problems:?}");
         assert!(problems[0].starts_with("issuers.local"), "{problems:?}");
         assert!(
-            problems[0].contains("`acme`, `ca`") || problems[0].contains("acme"),
+            problems[0].contains("`acme`, `ca`, `vault`, `venafi`"),
             "{problems:?}"
         );
     }
@@ -437,6 +450,39 @@ mod tests {
         assert_eq!(problems.len(), 1, "{problems:?}");
         assert!(
             problems[0].contains("is already the sink of certificate"),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn two_certificates_cannot_share_a_kubernetes_secret() {
+        let kubernetes =
+            r#"sinks = [{ kind = "kubernetes", namespace = "app", secret = "web-tls" }]"#;
+        let toml = format!(
+            "{}\n[certificates.other]\ndomains = [\"b.example.test\"]\nissuer = \"local\"\n{kubernetes}\n",
+            GOOD.replace(
+                r#"sinks = [{ kind = "files", dir = "/tmp/acmekeep-test-out" }]"#,
+                kubernetes
+            )
+        );
+        let problems = problems_of(&toml);
+        assert_eq!(
+            problems,
+            [
+                "certificates.web.sinks[0].secret: Secret app/web-tls is already the sink of \
+                 certificate \"other\"; give each certificate its own Secret"
+            ]
+        );
+    }
+
+    #[test]
+    fn leader_election_settings_are_checked_like_every_table() {
+        let toml =
+            format!("{GOOD}\n[daemon.leader_election]\nnamespace = \"app\"\nlease = \"x\"\n");
+        let problems = problems_of(&toml);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0].starts_with("daemon.leader_election.lease: unknown key"),
             "{problems:?}"
         );
     }

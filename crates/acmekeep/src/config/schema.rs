@@ -8,8 +8,12 @@ use acme_core::{AcmeConfig, KeyType};
 use dns01::Dns01Config;
 use http01::Http01Config;
 use issuer_ca::CaIssuerConfig;
+use issuer_vault::VaultIssuerConfig;
+use issuer_venafi::VenafiConfig;
+use leader_election::LeaderElectionConfig;
 use serde::Deserialize;
 use sink_files::FilesSinkConfig;
+use sink_kubernetes::KubernetesSinkConfig;
 use tls_alpn01::TlsAlpn01Config;
 
 use crate::hooks::HooksConfig;
@@ -28,6 +32,9 @@ pub struct DaemonConfig {
     /// Where the daemon serves `/metrics`, `/healthz` and `/readyz`.
     #[serde(default = "default_listen_metrics")]
     pub listen_metrics: SocketAddr,
+    /// Several replicas share a Kubernetes Lease and only its holder issues.
+    #[serde(default)]
+    pub leader_election: Option<LeaderElectionConfig>,
 }
 
 impl Default for DaemonConfig {
@@ -36,6 +43,7 @@ impl Default for DaemonConfig {
             state_dir: default_state_dir(),
             concurrency: default_concurrency(),
             listen_metrics: default_listen_metrics(),
+            leader_election: None,
         }
     }
 }
@@ -62,6 +70,12 @@ pub enum IssuerConfig {
     /// A local CA key pair.
     #[serde(rename = "ca")]
     Ca(CaIssuerConfig),
+    /// Vault or OpenBao PKI.
+    #[serde(rename = "vault")]
+    Vault(VaultIssuerConfig),
+    /// Venafi TLS Protect (TPP).
+    #[serde(rename = "venafi")]
+    Venafi(VenafiConfig),
 }
 
 impl IssuerConfig {
@@ -177,6 +191,9 @@ pub enum SinkConfig {
     /// A directory with the `..data` symlink layout.
     #[serde(rename = "files")]
     Files(FilesSinkConfig),
+    /// A `kubernetes.io/tls` Secret.
+    #[serde(rename = "kubernetes")]
+    Kubernetes(KubernetesSinkConfig),
 }
 
 /// `[certificates.NAME]`: one managed certificate.

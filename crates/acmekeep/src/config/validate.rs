@@ -52,13 +52,19 @@ pub(super) fn validate(config: &Config, problems: &mut Vec<Problem>) {
             );
         }
         for (i, sink) in cert.sinks.iter().enumerate() {
-            let SinkConfig::Files(files) = sink;
-            let dir = files.dir.display().to_string();
-            if let Some(other) = sink_owners.insert(dir.clone(), name) {
+            let (field, place, what) = match sink {
+                SinkConfig::Files(files) => ("dir", files.dir.display().to_string(), "directory"),
+                SinkConfig::Kubernetes(kubernetes) => (
+                    "secret",
+                    format!("Secret {}/{}", kubernetes.namespace, kubernetes.secret),
+                    "Secret",
+                ),
+            };
+            if let Some(other) = sink_owners.insert(place.clone(), name) {
                 report(
-                    format!("certificates.{name}.sinks[{i}].dir"),
+                    format!("certificates.{name}.sinks[{i}].{field}"),
                     format!(
-                        "{dir} is already the sink of certificate {other:?}; give each certificate its own directory"
+                        "{place} is already the sink of certificate {other:?}; give each certificate its own {what}"
                     ),
                 );
             }

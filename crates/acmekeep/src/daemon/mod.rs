@@ -4,6 +4,11 @@
 //! earliest one, so an idle daemon does no work however many certificates it manages.
 //! Each due event runs as its own task ([`tend`]); issuance is bounded by
 //! `daemon.concurrency`. SIGHUP reloads the configuration, SIGTERM/SIGINT stop cleanly.
+//!
+//! With `[daemon.leader_election]`, replicas campaign for a Kubernetes Lease and only the
+//! holder schedules anything: it starts from every certificate when it wins the Lease, and
+//! abandons in-flight issuances (after cleanup) and empties its queue the moment its term
+//! ends, which the elector guarantees is before the Lease can expire for another replica.
 
 mod plan;
 mod queue;
@@ -15,6 +20,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use acme_core::CancellationToken;
+use leader_election::{Elector, Leadership};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
@@ -63,13 +69,30 @@ pub async fn run(config: Config) -> u8 {
             return EXIT_FAILED;
         }
     };
-    let (Ok(mut hup), Ok(mut term), Ok(mut int)) = (
+    let (Ok(mut hup), Ok(mut sigterm), Ok(mut int)) = (
         signal(SignalKind::hangup()),
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
     ) else {
         eprintln!("error: cannot listen for signals");
         return EXIT_FAILED;
+    };
+    let mut leadership = match &config.daemon.leader_election {
+        Some(election) => match Elector::new(election.clone()) {
+            Ok(elector) => {
+                tracing::info!(
+                    identity = %elector.identity(),
+                    lease = %format!("{}/{}", election.namespace, election.name),
+                    "campaigning for leadership; only the leader issues"
+                );
+                Some(elector.start())
+            }
+            Err(err) => {
+                eprintln!("error: daemon.leader_election: {err}");
+                return EXIT_USAGE;
+            }
+        },
+        None => None,
     };
     let path = config.path.clone();
     let stop = CancellationToken::new();
@@ -80,14 +103,18 @@ pub async fn run(config: Config) -> u8 {
         issuance: Arc::new(Semaphore::new(config.daemon.concurrency.max(1))),
         config,
         components,
-        cancel: stop.clone(),
+        cancel: stop.child_token(),
         metrics,
     });
     let mut queue = Queue::default();
-    let now = SystemTime::now();
-    for name in context.config.certificates.keys() {
-        queue.schedule(name, Event::Renew, now);
-    }
+    // Without leader election this replica always leads, in one term that never ends.
+    let mut term = match leadership {
+        Some(_) => None,
+        None => {
+            schedule_all(&mut queue, &context);
+            Some(CancellationToken::new())
+        }
+    };
     tracing::info!(
         certificates = context.config.certificates.len(),
         "acmekeep is running"
@@ -95,11 +122,13 @@ pub async fn run(config: Config) -> u8 {
     readiness.set_loaded(true);
     notify(&[sd_notify::NotifyState::Ready]);
 
+    let mut exit = EXIT_OK;
     let mut expired: BTreeSet<String> = BTreeSet::new();
     let mut tasks: JoinSet<Outcome> = JoinSet::new();
     let mut busy: HashSet<String> = HashSet::new();
     loop {
         let now = SystemTime::now();
+        let leading = term.is_some();
         while let Some((name, event)) = queue.pop_due(now) {
             if !context.config.certificates.contains_key(&name) || busy.contains(&name) {
                 continue;
@@ -130,7 +159,7 @@ pub async fn run(config: Config) -> u8 {
                     if changed {
                         readiness.set_expired(expired.iter().cloned());
                     }
-                    if context.config.certificates.contains_key(&outcome.name) {
+                    if leading && context.config.certificates.contains_key(&outcome.name) {
                         for (event, at) in outcome.next {
                             queue.schedule(&outcome.name, event, at);
                         }
@@ -157,14 +186,39 @@ pub async fn run(config: Config) -> u8 {
                         }
                     }
                     readiness.set_expired(expired.iter().cloned());
-                    for name in fresh.config.certificates.keys() {
-                        queue.schedule(name, Event::Renew, now);
+                    if leading {
+                        for name in fresh.config.certificates.keys() {
+                            queue.schedule(name, Event::Renew, now);
+                        }
                     }
                     context = fresh;
                 }
                 notify(&[sd_notify::NotifyState::Ready]);
             }
-            _ = term.recv() => break,
+            won = campaign(&mut leadership), if !leading => {
+                let Some(won) = won else {
+                    tracing::error!("leader election ended; stopping (see the errors above)");
+                    exit = EXIT_FAILED;
+                    break;
+                };
+                tracing::info!("became the leader; issuing");
+                context = Arc::new(Context {
+                    cancel: stop.child_token(),
+                    ..Context::clone(&context)
+                });
+                schedule_all(&mut queue, &context);
+                term = Some(won);
+            }
+            () = term_ended(&term), if leading => {
+                tracing::warn!(
+                    in_flight = tasks.len(),
+                    "no longer the leader; abandoning in-flight issuances and waiting to lead again"
+                );
+                context.cancel.cancel();
+                queue.clear();
+                term = None;
+            }
+            _ = sigterm.recv() => break,
             _ = int.recv() => break,
         }
     }
@@ -173,11 +227,39 @@ pub async fn run(config: Config) -> u8 {
     notify(&[sd_notify::NotifyState::Stopping]);
     stop.cancel();
     while tasks.join_next().await.is_some() {}
+    if let Some(leadership) = leadership {
+        leadership.shutdown().await;
+        tracing::info!("released the leader lease");
+    }
     if let Err(err) = serving.await {
         tracing::warn!(error = %err, "the metrics server ended abnormally");
     }
     tracing::info!("stopped");
-    EXIT_OK
+    exit
+}
+
+/// Schedules a look at every configured certificate now.
+fn schedule_all(queue: &mut Queue, context: &Context) {
+    let now = SystemTime::now();
+    for name in context.config.certificates.keys() {
+        queue.schedule(name, Event::Renew, now);
+    }
+}
+
+/// The next term of leadership, or never when there is no campaign (or it ended).
+async fn campaign(leadership: &mut Option<Leadership>) -> Option<CancellationToken> {
+    match leadership {
+        Some(leadership) => leadership.acquired().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Resolves when the current term of leadership ends; never without one.
+async fn term_ended(term: &Option<CancellationToken>) {
+    match term {
+        Some(term) => term.cancelled().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Loads and builds the configuration anew; on any problem logs it and keeps the old one.

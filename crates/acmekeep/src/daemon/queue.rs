@@ -37,6 +37,12 @@ impl Queue {
         self.current.retain(|(n, _), _| n != name);
     }
 
+    /// Drops every event.
+    pub fn clear(&mut self) {
+        self.heap.clear();
+        self.current.clear();
+    }
+
     /// When the earliest live event is due.
     pub fn next_due(&mut self) -> Option<SystemTime> {
         self.drop_stale();

@@ -20,6 +20,7 @@ use crate::wiring::Components;
 const WINDOW_RETRY: Duration = Duration::from_secs(3600);
 
 /// What every task shares: the configuration it was started with and its components.
+#[derive(Clone)]
 pub struct Context {
     /// The configuration.
     pub config: Config,
@@ -29,7 +30,8 @@ pub struct Context {
     pub store: Store,
     /// Bounds how many issuances run at once.
     pub issuance: Arc<Semaphore>,
-    /// Cancelled when the daemon stops.
+    /// Cancelled when the daemon stops or, with leader election, when this replica stops
+    /// leading.
     pub cancel: CancellationToken,
     /// What `/metrics` shows.
     pub metrics: Metrics,
