@@ -38,37 +38,39 @@ fn run() -> u8 {
     {
         tracing::debug!("a rustls crypto provider was already installed");
     }
-    let config = match config::load(&cli.config) {
-        Ok(config) => config,
+    if cli.command.is_some() && cli.issue.is_some() {
+        eprintln!("error: --issue cannot be combined with a subcommand");
+        return EXIT_USAGE;
+    }
+    let load = || match config::load(&cli.config) {
+        Ok(config) => Ok(config),
         Err(err) => {
             eprintln!("{err}");
-            return EXIT_USAGE;
+            Err(EXIT_USAGE)
         }
     };
-    match (&cli.command, &cli.issue) {
-        (Some(_), Some(_)) => {
-            eprintln!("error: --issue cannot be combined with a subcommand");
-            EXIT_USAGE
+    let result = match (&cli.command, &cli.issue) {
+        (Some(cli::Command::Check { online: false }), _) => {
+            load().map(|config| check::run(&config))
         }
-        (Some(cli::Command::Check { online: false }), None) => check::run(&config),
-        (Some(cli::Command::Check { online: true }), None) => {
-            runtime().map_or(EXIT_FAILED, |rt| rt.block_on(check::online(&config)))
-        }
-        (Some(cli::Command::Run), None) => {
-            runtime().map_or(EXIT_FAILED, |rt| rt.block_on(daemon::run(config)))
-        }
-        (Some(cli::Command::Status { json }), None) => {
-            let json = *json;
-            runtime().map_or(EXIT_FAILED, |rt| rt.block_on(status::run(&config, json)))
-        }
-        (None, Some(names)) => runtime().map_or(EXIT_FAILED, |rt| {
-            rt.block_on(issue::run(&config, names, cli.force))
+        (Some(cli::Command::Check { online: true }), _) => load()
+            .map(|config| runtime().map_or(EXIT_FAILED, |rt| rt.block_on(check::online(&config)))),
+        (Some(cli::Command::Run), _) => load()
+            .map(|config| runtime().map_or(EXIT_FAILED, |rt| rt.block_on(daemon::run(config)))),
+        (Some(cli::Command::Status { json }), _) => load().map(|config| {
+            runtime().map_or(EXIT_FAILED, |rt| rt.block_on(status::run(&config, *json)))
+        }),
+        (None, Some(names)) => load().map(|config| {
+            runtime().map_or(EXIT_FAILED, |rt| {
+                rt.block_on(issue::run(&config, names, cli.force))
+            })
         }),
         (None, None) => {
             eprintln!("error: nothing to do; use --issue or check (see --help)");
-            EXIT_USAGE
+            Err(EXIT_USAGE)
         }
-    }
+    };
+    result.unwrap_or_else(|code| code)
 }
 
 fn runtime() -> Option<tokio::runtime::Runtime> {
