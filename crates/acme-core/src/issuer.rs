@@ -1,4 +1,5 @@
 use std::collections::BTreeMap;
+use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -67,6 +68,65 @@ pub struct RenewalWindow {
     pub explanation: Option<String>,
 }
 
+/// Why a certificate is revoked: the RFC 5280 §5.3.1 reason codes a subscriber may give.
+///
+/// The CA/Browser Forum Baseline Requirements (§7.2.2) allow subscribers these five; the
+/// others (`cACompromise`, `certificateHold`, `privilegeWithdrawn`, …) are the CA's to give,
+/// and CAs such as Let's Encrypt refuse them from subscribers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RevocationReason {
+    /// No reason given (code 0).
+    #[default]
+    Unspecified,
+    /// The certificate's private key was, or may have been, disclosed (code 1).
+    KeyCompromise,
+    /// The subject's name or other information changed (code 3).
+    AffiliationChanged,
+    /// The certificate was replaced by another one (code 4).
+    Superseded,
+    /// The certificate is no longer needed: the service or domain is gone (code 5).
+    CessationOfOperation,
+}
+
+impl RevocationReason {
+    /// Every reason, in code order.
+    pub const ALL: [RevocationReason; 5] = [
+        RevocationReason::Unspecified,
+        RevocationReason::KeyCompromise,
+        RevocationReason::AffiliationChanged,
+        RevocationReason::Superseded,
+        RevocationReason::CessationOfOperation,
+    ];
+
+    /// The RFC 5280 `CRLReason` code.
+    pub fn code(self) -> u8 {
+        match self {
+            RevocationReason::Unspecified => 0,
+            RevocationReason::KeyCompromise => 1,
+            RevocationReason::AffiliationChanged => 3,
+            RevocationReason::Superseded => 4,
+            RevocationReason::CessationOfOperation => 5,
+        }
+    }
+
+    /// The RFC 5280 name, e.g. `keyCompromise`.
+    pub fn name(self) -> &'static str {
+        match self {
+            RevocationReason::Unspecified => "unspecified",
+            RevocationReason::KeyCompromise => "keyCompromise",
+            RevocationReason::AffiliationChanged => "affiliationChanged",
+            RevocationReason::Superseded => "superseded",
+            RevocationReason::CessationOfOperation => "cessationOfOperation",
+        }
+    }
+}
+
+impl fmt::Display for RevocationReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// Where certificates come from: an ACME CA, a local CA, Vault, Venafi…
 #[async_trait]
 pub trait Issuer: Send + Sync {
@@ -79,5 +139,71 @@ pub trait Issuer: Send + Sync {
     /// The CA's suggested renewal window for a certificate it issued, where it offers one.
     async fn renewal_window(&self, _cert_pem: &str) -> Result<Option<RenewalWindow>, Error> {
         Ok(None)
+    }
+
+    /// Revokes `cert_pem` (a certificate this issuer issued) at the CA, for `reason`.
+    ///
+    /// Issuers that cannot revoke keep this default, which says so: the certificate must then
+    /// be revoked at the CA by other means, or the CA removed from its clients' trust stores.
+    async fn revoke(&self, _cert_pem: &str, _reason: RevocationReason) -> Result<(), Error> {
+        Err(Error::Issuer {
+            issuer: self.name().to_string(),
+            source: "this kind of issuer cannot revoke certificates through acmekeep: revoke \
+                     the certificate at the CA itself, or remove the CA from the trust stores \
+                     of the certificate's clients"
+                .into(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Plain;
+
+    #[async_trait]
+    impl Issuer for Plain {
+        fn name(&self) -> &str {
+            "internal"
+        }
+
+        async fn issue(&self, _request: &IssueRequest) -> Result<IssuedChain, Error> {
+            Err(Error::Certificate("not used".into()))
+        }
+    }
+
+    #[tokio::test]
+    async fn an_issuer_without_revocation_says_so_and_where_to_revoke_instead() {
+        let err = Plain
+            .revoke(
+                "-----BEGIN CERTIFICATE-----",
+                RevocationReason::KeyCompromise,
+            )
+            .await
+            .expect_err("the default cannot revoke");
+        let text = err.to_string();
+        assert!(text.starts_with("issuer internal: "), "{text}");
+        assert!(text.contains("cannot revoke"), "{text}");
+        assert!(text.contains("trust stores"), "{text}");
+    }
+
+    #[test]
+    fn reasons_carry_their_rfc_5280_names_and_codes() {
+        let named: Vec<(&str, u8)> = RevocationReason::ALL
+            .iter()
+            .map(|r| (r.name(), r.code()))
+            .collect();
+        assert_eq!(
+            named,
+            [
+                ("unspecified", 0),
+                ("keyCompromise", 1),
+                ("affiliationChanged", 3),
+                ("superseded", 4),
+                ("cessationOfOperation", 5)
+            ]
+        );
+        assert_eq!(RevocationReason::default(), RevocationReason::Unspecified);
     }
 }

@@ -45,7 +45,7 @@ pub use dns::{CHALLENGE_TTL, DnsProvider};
 pub use error::{BoxError, Error};
 pub use fsutil::{ensure_private_dir, write_atomic};
 pub use inspect::{CertInfo, der_to_pem, split_pem_certificates};
-pub use issuer::{IssueRequest, IssuedChain, Issuer, RenewalWindow};
+pub use issuer::{IssueRequest, IssuedChain, Issuer, RenewalWindow, RevocationReason};
 pub use key::{KeyType, PrivateKeyPem};
 pub use secret::Secret;
 pub use sink::{Bundle, Sink, SinkFiles};

@@ -16,8 +16,10 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use instant_acme::{
     Account, AuthorizationStatus, CertificateIdentifier, ChallengeType, Identifier, NewOrder,
-    Order, OrderStatus, RetryPolicy,
+    Order, OrderStatus, RetryPolicy, RevocationRequest,
 };
+use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::PemObject;
 use serde::Deserialize;
 use tokio::sync::Mutex;
 
@@ -26,7 +28,8 @@ pub use directory::{DIRECTORY_ALIASES, resolve_directory};
 use retry::retrying;
 
 use crate::{
-    Challenge, ChallengeKind, Error, IssueRequest, IssuedChain, Issuer, RenewalWindow, Solver,
+    Challenge, ChallengeKind, Error, IssueRequest, IssuedChain, Issuer, RenewalWindow,
+    RevocationReason, Solver,
 };
 
 /// Configuration of an ACME issuer (`kind = "acme"`).
@@ -136,6 +139,27 @@ impl AcmeIssuer {
     /// The directory URL this issuer talks to.
     pub fn directory_url(&self) -> &str {
         &self.store.directory
+    }
+
+    /// Names the directory in an error that persisted for transient reasons (network, 5xx),
+    /// so the operator knows which CA could not be reached.
+    fn naming_directory(&self, err: Error) -> Error {
+        match err {
+            Error::Acme {
+                step,
+                message,
+                problem,
+                retryable: true,
+                retry_after,
+            } => Error::Acme {
+                step,
+                message: format!("{message} (directory {})", self.store.directory),
+                problem,
+                retryable: true,
+                retry_after,
+            },
+            other => other,
+        }
     }
 
     async fn account(&self, fresh: bool) -> Result<Account, Error> {
@@ -288,23 +312,7 @@ impl Issuer for AcmeIssuer {
                 tracing::warn!(identifier = %challenge.identifier, error = %err, "challenge cleanup failed");
             }
         }
-        match outcome {
-            // A step that kept failing for transient reasons: say which CA it was.
-            Err(Error::Acme {
-                step,
-                message,
-                problem,
-                retryable: true,
-                retry_after,
-            }) => Err(Error::Acme {
-                step,
-                message: format!("{message} (directory {})", self.store.directory),
-                problem,
-                retryable: true,
-                retry_after,
-            }),
-            other => other,
-        }
+        outcome.map_err(|err| self.naming_directory(err))
     }
 
     /// Asks the CA's renewal information (RFC 9773) for `cert_pem`.
@@ -321,6 +329,56 @@ impl Issuer for AcmeIssuer {
         };
         let account = self.account(false).await?;
         ari::fetch(&account, &id).await
+    }
+
+    /// Revokes `cert_pem` at the CA with a request signed by this issuer's account key
+    /// (RFC 8555 §7.6), retrying badNonce, 5xx and network failures.
+    ///
+    /// A CA that already revoked the certificate answers with the `alreadyRevoked` problem,
+    /// which callers can tell apart through [`Error::acme_problem`].
+    async fn revoke(&self, cert_pem: &str, reason: RevocationReason) -> Result<(), Error> {
+        let der = CertificateDer::from_pem_slice(cert_pem.as_bytes()).map_err(|e| {
+            Error::Certificate(format!("cannot revoke: no readable PEM certificate ({e})"))
+        })?;
+        let account = self.account(false).await?;
+        let request = RevocationRequest {
+            certificate: &der,
+            reason: Some(acme_reason(reason)),
+        };
+        match retrying!("revoke", account.revoke(&request)) {
+            Ok(()) => Ok(()),
+            Err(Error::Acme {
+                step,
+                message,
+                problem: Some(problem),
+                retryable,
+                retry_after,
+            }) if problem == "unauthorized" => Err(Error::Acme {
+                step,
+                message: format!(
+                    "{message}; the CA does not let account {} revoke this certificate: was it \
+                     issued under another account (a replaced state_dir/accounts/{}.json)?",
+                    account.id(),
+                    self.name
+                ),
+                problem: Some(problem),
+                retryable,
+                retry_after,
+            }),
+            Err(err) => Err(self.naming_directory(err)),
+        }
+    }
+}
+
+/// instant-acme's code for a revocation reason.
+fn acme_reason(reason: RevocationReason) -> instant_acme::RevocationReason {
+    use instant_acme::RevocationReason as R;
+    match reason {
+        RevocationReason::Unspecified => R::Unspecified,
+        RevocationReason::KeyCompromise => R::KeyCompromise,
+        RevocationReason::AffiliationChanged => R::AffiliationChanged,
+        RevocationReason::Superseded => R::Superseded,
+        RevocationReason::CessationOfOperation => R::CessationOfOperation,
     }
 }
 
@@ -570,6 +628,14 @@ mod tests {
         assert!(!refuses_replacement(&Error::Deadline(Duration::from_secs(
             1
         ))));
+    }
+
+    #[test]
+    fn revocation_reasons_reach_the_ca_as_their_rfc_5280_codes() {
+        for reason in RevocationReason::ALL {
+            let sent = serde_json::to_value(acme_reason(reason)).expect("serializes");
+            assert_eq!(sent, serde_json::json!(reason.code()), "{reason}");
+        }
     }
 
     #[test]
