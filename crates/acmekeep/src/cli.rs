@@ -56,6 +56,15 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Revoke the certificate deployed for NAME at its issuer; it is replaced on the next
+    /// --issue or daemon pass unless --no-reissue.
+    Revoke(crate::revoke::RevokeArgs),
+    /// Walk the checks behind each symptom (issuer, challenges, DNS, what is served, renewal)
+    /// and print every problem found: symptom, likely cause, what to check.
+    Diagnose(crate::diagnose::DiagnoseArgs),
+    /// Show what a certificate file, a files-sink directory, a TLS Secret, a configured
+    /// certificate's sinks or a live endpoint holds, and what is wrong with it.
+    Inspect(crate::inspect::InspectArgs),
 }
 
 /// How log lines are written.

@@ -15,7 +15,7 @@ use crate::{lifecycle, state};
 /// What happened to one certificate.
 enum Outcome {
     Issued {
-        reason: IssueReason,
+        reason: String,
         info: CertInfo,
         hook_error: Option<String>,
     },
@@ -26,6 +26,8 @@ enum Outcome {
     Failed(String),
     /// The issuer has the request but has not issued yet.
     Pending(String),
+    /// The deployed certificate was revoked with `--no-reissue`: left as it is.
+    RevokedKept,
 }
 
 /// Runs the one-shot for the named certificates (all when `names` is empty).
@@ -82,7 +84,7 @@ pub async fn run(config: &Config, names: &[String], force: bool) -> u8 {
     }))
     .buffer_unordered(config.daemon.concurrency.max(1));
 
-    let (mut issued, mut valid, mut failed, mut pending) = (0, 0, 0, 0);
+    let (mut issued, mut valid, mut failed, mut pending, mut kept) = (0, 0, 0, 0, 0);
     while let Some((name, outcome)) = results.next().await {
         match outcome {
             Outcome::Issued {
@@ -123,14 +125,24 @@ pub async fn run(config: &Config, names: &[String], force: bool) -> u8 {
                 pending += 1;
                 println!("{name}: PENDING: {status}; run again later to collect it");
             }
+            Outcome::RevokedKept => {
+                kept += 1;
+                println!(
+                    "{name}: REVOKED: not reissued (revoked with --no-reissue); \
+                     run --issue {name} --force to replace it"
+                );
+            }
         }
+    }
+    if kept > 0 {
+        println!("{kept} revoked and not reissued");
     }
     if pending > 0 {
         println!("{issued} issued, {valid} still valid, {pending} pending, {failed} failed");
     } else {
         println!("{issued} issued, {valid} still valid, {failed} failed");
     }
-    if failed > 0 || pending > 0 {
+    if failed > 0 || pending > 0 || kept > 0 {
         EXIT_FAILED
     } else {
         EXIT_OK
@@ -147,27 +159,46 @@ async fn process(
 ) -> Outcome {
     let sinks = components.sinks.get(name).cloned().unwrap_or_default();
     let deployed = lifecycle::inspect(&sinks, &lifecycle::wanted(cert)).await;
-    let reason = match deployed.assessment {
-        Assessment::Valid { .. } if force => IssueReason::Forced,
-        Assessment::Valid {
-            renew_at,
-            not_after,
-        } => {
+    let store = state::Store::new(&config.daemon.state_dir);
+    let revoked = deployed
+        .info
+        .as_ref()
+        .and_then(|info| Some(store.load(name).revocation_of(&info.serial)?.clone()));
+    if revoked.as_ref().is_some_and(|r| !r.reissue) && !force {
+        tracing::info!("the deployed certificate was revoked with --no-reissue; left as it is");
+        return Outcome::RevokedKept;
+    }
+    let reason = match (deployed.assessment, revoked) {
+        (_, Some(revocation)) => format!("revoked: {}", revocation.reason),
+        (Assessment::Valid { .. }, None) if force => IssueReason::Forced.to_string(),
+        (
+            Assessment::Valid {
+                renew_at,
+                not_after,
+            },
+            None,
+        ) => {
             tracing::info!("deployed certificate is valid; nothing to do");
             return Outcome::Valid {
                 renew_at,
                 not_after,
             };
         }
-        Assessment::Issue(reason) => reason,
+        (Assessment::Issue(reason), None) => reason.to_string(),
     };
     tracing::info!(%reason, names = ?cert.domains, issuer = %cert.issuer, "issuing");
     match lifecycle::issue_and_deploy(config, components, name, deployed.cert_pem, cancel).await {
-        Ok(issued) => Outcome::Issued {
-            reason,
-            info: issued.info,
-            hook_error: issued.hook_error,
-        },
+        Ok(issued) => {
+            remember_deployed(config, name, &cert.issuer, &issued.info.serial);
+            if let Err(err) = store.clear_revocation(name) {
+                tracing::warn!(error = %err, "cannot forget the revocation of the replaced certificate");
+            }
+            Outcome::Issued {
+                reason,
+                info: issued.info,
+                hook_error: issued.hook_error,
+            }
+        }
         Err(failure) if failure.pending_until.is_some() => {
             tracing::info!(status = %failure.message, "the issuer has not issued yet");
             Outcome::Pending(failure.message)
@@ -176,6 +207,17 @@ async fn process(
             tracing::error!(error = %failure.message, "issuance failed; the deployed certificate was left as it was");
             Outcome::Failed(failure.message)
         }
+    }
+}
+
+/// Records what was deployed in the state record, so `diagnose` notices a sink changed by hand.
+fn remember_deployed(config: &Config, name: &str, issuer: &str, serial: &str) {
+    let store = state::Store::new(&config.daemon.state_dir);
+    let mut record = store.load(name);
+    record.issuer = Some(issuer.to_string());
+    record.deployed_serial = Some(serial.to_string());
+    if let Err(err) = store.save(name, &record) {
+        tracing::warn!(error = %err, "cannot write the state record");
     }
 }
 

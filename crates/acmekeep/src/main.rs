@@ -4,12 +4,15 @@ mod check;
 mod cli;
 mod config;
 mod daemon;
+mod diagnose;
 mod hooks;
+mod inspect;
 mod issue;
 mod lifecycle;
 mod logging;
 mod observe;
 mod providers;
+mod revoke;
 mod state;
 mod status;
 mod wiring;
@@ -57,6 +60,24 @@ fn run() -> u8 {
             .map(|config| runtime().map_or(EXIT_FAILED, |rt| rt.block_on(check::online(&config)))),
         (Some(cli::Command::Run), _) => load()
             .map(|config| runtime().map_or(EXIT_FAILED, |rt| rt.block_on(daemon::run(config)))),
+        (Some(cli::Command::Diagnose(args)), _) => load().map(|config| {
+            runtime().map_or(EXIT_FAILED, |rt| rt.block_on(diagnose::run(&config, args)))
+        }),
+        (Some(cli::Command::Revoke(args)), _) => load().map(|config| {
+            runtime().map_or(EXIT_FAILED, |rt| rt.block_on(revoke::run(&config, args)))
+        }),
+        (Some(cli::Command::Inspect(args)), _) => {
+            let config = if args.cert.is_some() {
+                load().map(Some)
+            } else {
+                Ok(None)
+            };
+            config.map(|config| {
+                runtime().map_or(EXIT_FAILED, |rt| {
+                    rt.block_on(inspect::run(args, config.as_ref()))
+                })
+            })
+        }
         (Some(cli::Command::Status { json }), _) => load().map(|config| {
             runtime().map_or(EXIT_FAILED, |rt| rt.block_on(status::run(&config, *json)))
         }),

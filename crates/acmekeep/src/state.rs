@@ -91,6 +91,21 @@ pub enum LastResult {
     Pending,
 }
 
+/// A certificate `acmekeep revoke` revoked, so that it is not left deployed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Revocation {
+    /// The serial of the revoked certificate (lower-case hex, as [`acme_core::CertInfo`] has it).
+    pub serial: String,
+    /// The RFC 5280 reason given to the CA, e.g. `keyCompromise`.
+    pub reason: String,
+    /// When it was revoked.
+    #[serde(with = "rfc3339")]
+    pub revoked_at: SystemTime,
+    /// Whether the next `--issue` or daemon pass replaces it; `false` (`--no-reissue`) keeps
+    /// it until `--issue NAME --force`.
+    pub reissue: bool,
+}
+
 /// One certificate's record: `state_dir/certificates/NAME.json`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CertState {
@@ -123,6 +138,22 @@ pub struct CertState {
     /// Its error, when it failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
+    /// The serial of the certificate acmekeep last deployed, so that `diagnose` notices a
+    /// sink changed by hand.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployed_serial: Option<String>,
+    /// The last certificate `acmekeep revoke` revoked. Kept in its own file,
+    /// `certificates/NAME.revoked.json`, written only by `revoke` and removed only by
+    /// `--issue`, so a running daemon saving this record cannot lose it.
+    #[serde(skip)]
+    pub revoked: Option<Revocation>,
+}
+
+impl CertState {
+    /// The revocation of the certificate with `serial`, if `acmekeep revoke` revoked it.
+    pub fn revocation_of(&self, serial: &str) -> Option<&Revocation> {
+        self.revoked.as_ref().filter(|r| r.serial == serial)
+    }
 }
 
 /// Reads and writes the per-certificate records.
@@ -143,20 +174,15 @@ impl Store {
         self.dir.join(format!("{name}.json"))
     }
 
+    fn revocation_path(&self, name: &str) -> PathBuf {
+        self.dir.join(format!("{name}.revoked.json"))
+    }
+
     /// The record of `name`; a missing or unreadable record is an empty one (logged).
     pub fn load(&self, name: &str) -> CertState {
-        let path = self.path(name);
-        match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|e| {
-                tracing::warn!(path = %path.display(), error = %e, "unreadable state record; starting afresh");
-                CertState::default()
-            }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => CertState::default(),
-            Err(e) => {
-                tracing::warn!(path = %path.display(), error = %e, "cannot read state record; starting afresh");
-                CertState::default()
-            }
-        }
+        let mut state: CertState = read_json(&self.path(name)).unwrap_or_default();
+        state.revoked = read_json(&self.revocation_path(name));
+        state
     }
 
     /// Writes the record of `name` atomically (0600).
@@ -164,6 +190,40 @@ impl Store {
         acme_core::ensure_private_dir(&self.dir, 0o700).map_err(|e| e.to_string())?;
         let json = serde_json::to_vec_pretty(state).map_err(|e| e.to_string())?;
         acme_core::write_atomic(&self.path(name), &json, 0o600).map_err(|e| e.to_string())
+    }
+
+    /// Remembers that the deployed certificate of `name` was revoked (atomically, 0600).
+    pub fn record_revocation(&self, name: &str, revocation: &Revocation) -> Result<(), String> {
+        acme_core::ensure_private_dir(&self.dir, 0o700).map_err(|e| e.to_string())?;
+        let json = serde_json::to_vec_pretty(revocation).map_err(|e| e.to_string())?;
+        acme_core::write_atomic(&self.revocation_path(name), &json, 0o600)
+            .map_err(|e| e.to_string())
+    }
+
+    /// Forgets the revocation of `name`, once its certificate was replaced.
+    pub fn clear_revocation(&self, name: &str) -> Result<(), String> {
+        let path = self.revocation_path(name);
+        match std::fs::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(format!("{}: {e}", path.display())),
+        }
+    }
+}
+
+/// Reads one JSON record; `None` when it is missing, or unreadable (logged).
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Option<T> {
+    match std::fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .inspect_err(|e| {
+                tracing::warn!(path = %path.display(), error = %e, "unreadable state record; starting afresh");
+            })
+            .ok(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => {
+            tracing::warn!(path = %path.display(), error = %e, "cannot read state record; starting afresh");
+            None
+        }
     }
 }
 
@@ -246,6 +306,32 @@ mod tests {
         std::fs::create_dir_all(dir.path().join("certificates")).expect("mkdir");
         std::fs::write(dir.path().join("certificates/web.json"), "{not json").expect("write");
         assert_eq!(store.load("web"), CertState::default());
+    }
+
+    #[test]
+    fn a_revocation_is_kept_apart_from_the_record_and_survives_its_saves() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::new(dir.path());
+        let revocation = Revocation {
+            serial: "0a1b".into(),
+            reason: "keyCompromise".into(),
+            revoked_at: SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000),
+            reissue: false,
+        };
+        store.record_revocation("web", &revocation).expect("record");
+        // A daemon that loaded the record before the revocation saves it afterwards.
+        store.save("web", &CertState::default()).expect("save");
+        let state = store.load("web");
+        assert_eq!(state.revocation_of("0a1b"), Some(&revocation));
+        assert_eq!(state.revocation_of("0c"), None);
+        let record = std::fs::read_to_string(dir.path().join("certificates/web.json"))
+            .expect("read the record");
+        assert!(!record.contains("revoked"), "{record}");
+        store.clear_revocation("web").expect("clear");
+        store
+            .clear_revocation("web")
+            .expect("clearing twice is fine");
+        assert_eq!(store.load("web").revoked, None);
     }
 
     #[test]

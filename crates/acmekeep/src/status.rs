@@ -24,6 +24,8 @@ struct Row {
     #[serde(with = "rfc3339_option")]
     renews_at: Option<SystemTime>,
     renewal_basis: Basis,
+    /// The deployed certificate was revoked by `acmekeep revoke`.
+    revoked: bool,
     last_result: Option<LastResult>,
     last_error: Option<String>,
     failures: u32,
@@ -52,22 +54,29 @@ pub async fn run(config: &Config, json: bool) -> u8 {
             &state,
             now,
         );
+        let revoked = deployed
+            .info
+            .as_ref()
+            .is_some_and(|info| state.revocation_of(&info.serial).is_some());
         rows.push(Row {
             name: name.clone(),
             names: cert.domains.clone(),
             issuer: cert.issuer.clone(),
             serial: deployed.info.as_ref().map(|i| i.serial.clone()),
             not_after: deployed.info.as_ref().map(|i| i.not_after),
-            renews_at: Some(plan.at),
+            renews_at: (plan.basis != Basis::RevokedNotReissued).then_some(plan.at),
             renewal_basis: plan.basis,
+            revoked,
             last_result: state.last_result,
             last_error: state.last_error.clone(),
             failures: state.failures,
         });
     }
-    let unhealthy = rows
-        .iter()
-        .any(|r| r.not_after.is_none_or(|t| t <= now) || r.last_result == Some(LastResult::Failed));
+    let unhealthy = rows.iter().any(|r| {
+        r.not_after.is_none_or(|t| t <= now)
+            || r.last_result == Some(LastResult::Failed)
+            || r.revoked
+    });
     if json {
         match serde_json::to_string_pretty(&rows) {
             Ok(text) => println!("{text}"),
@@ -112,7 +121,13 @@ fn print_table(rows: &[Row]) {
             row.names.join(","),
             row.issuer.clone(),
             time(row.not_after),
-            format!("{} ({})", time(row.renews_at), row.renewal_basis),
+            match row.renewal_basis {
+                Basis::RevokedNotReissued => format!(
+                    "- (revoked; not reissued — run --issue {} --force)",
+                    row.name
+                ),
+                ref basis => format!("{} ({basis})", time(row.renews_at)),
+            },
             last,
         ]);
     }

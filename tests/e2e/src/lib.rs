@@ -48,6 +48,7 @@ mod port;
 mod powerdns;
 mod sink;
 mod testdir;
+mod tls_server;
 mod tool;
 mod venafi_fake;
 
@@ -65,4 +66,5 @@ pub use port::free_port;
 pub use powerdns::PowerDns;
 pub use sink::{SinkDir, unix_seconds};
 pub use testdir::{Run, TestDir};
+pub use tls_server::TlsServer;
 pub use venafi_fake::{FakeVenafiRequest, VENAFI_CLIENT_ID, VENAFI_ZONE, VenafiFake};

@@ -20,6 +20,8 @@ const FIRST_BACKOFF: Duration = Duration::from_secs(60);
 const MAX_BACKOFF: Duration = Duration::from_secs(4 * 3600);
 /// The least pause after the CA said we are rate limited.
 const RATE_LIMIT_BACKOFF: Duration = Duration::from_secs(3600);
+/// How often a revoked certificate kept by `--no-reissue` is looked at again once expired.
+const REVOKED_RECHECK: Duration = Duration::from_secs(3600);
 
 /// Why a certificate renews when it does.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -39,6 +41,9 @@ pub enum Basis {
     Backoff,
     /// The issuer is processing a request (an approval, say): ask again then.
     Pending,
+    /// `acmekeep revoke --no-reissue` revoked the deployed certificate: it is not replaced
+    /// until `--issue NAME --force`.
+    RevokedNotReissued,
 }
 
 impl fmt::Display for Basis {
@@ -51,6 +56,9 @@ impl fmt::Display for Basis {
             Basis::HalfOfLifetime => f.write_str("half of lifetime"),
             Basis::Backoff => f.write_str("backoff after failure"),
             Basis::Pending => f.write_str("request pending at the issuer"),
+            Basis::RevokedNotReissued => {
+                f.write_str("revoked; not reissued — run --issue NAME --force")
+            }
         }
     }
 }
@@ -65,6 +73,10 @@ pub struct Plan {
 }
 
 /// Plans the renewal of a certificate from its assessment, the deployed leaf and state.
+///
+/// A deployed certificate that `acmekeep revoke` revoked is due now, or, with
+/// `--no-reissue`, never: the plan then only says when to look again (at its expiry, then
+/// hourly).
 pub fn plan(
     cert: &CertificateConfig,
     assessment: &Assessment,
@@ -72,7 +84,16 @@ pub fn plan(
     state: &CertState,
     now: SystemTime,
 ) -> Plan {
-    let base = match (assessment, info) {
+    let revocation = info.and_then(|info| state.revocation_of(&info.serial));
+    if let (Some(info), Some(revocation)) = (info, revocation)
+        && !revocation.reissue
+    {
+        return Plan {
+            at: info.not_after.max(now + REVOKED_RECHECK),
+            basis: Basis::RevokedNotReissued,
+        };
+    }
+    let mut base = match (assessment, info) {
         (Assessment::Issue(reason), _) => Plan {
             at: now,
             basis: Basis::Now(reason.to_string()),
@@ -104,6 +125,12 @@ pub fn plan(
             basis: Basis::ThirdOfLifetime,
         },
     };
+    if let Some(revocation) = revocation {
+        base = Plan {
+            at: now,
+            basis: Basis::Now(format!("revoked: {}", revocation.reason)),
+        };
+    }
     match state.retry_at {
         Some(retry_at) if retry_at > base.at && state.last_result == Some(LastResult::Pending) => {
             Plan {
@@ -198,6 +225,8 @@ mod tests {
     use super::*;
     use acme_core::KeyType;
     use acme_core::policy::IssueReason;
+
+    use crate::state::Revocation;
 
     const DAY: Duration = Duration::from_secs(86400);
 
@@ -375,6 +404,81 @@ mod tests {
                 at: t(2),
                 basis: Basis::Backoff
             }
+        );
+    }
+
+    fn revoked(serial: &str, reissue: bool) -> CertState {
+        CertState {
+            revoked: Some(Revocation {
+                serial: serial.into(),
+                reason: "keyCompromise".into(),
+                revoked_at: t(1),
+                reissue,
+            }),
+            ..CertState::default()
+        }
+    }
+
+    #[test]
+    fn a_revoked_deployed_certificate_is_due_now() {
+        let plan = plan(&cert(), &valid(), Some(&info()), &revoked("0a", true), t(2));
+        assert_eq!(
+            plan,
+            Plan {
+                at: t(2),
+                basis: Basis::Now("revoked: keyCompromise".into())
+            }
+        );
+    }
+
+    #[test]
+    fn a_revocation_of_another_serial_changes_nothing() {
+        let plan = plan(&cert(), &valid(), Some(&info()), &revoked("0b", true), t(2));
+        assert_eq!(plan.basis, Basis::ThirdOfLifetime);
+        let plan = super::plan(
+            &cert(),
+            &valid(),
+            Some(&info()),
+            &revoked("0b", false),
+            t(2),
+        );
+        assert_eq!(plan.at, t(60));
+    }
+
+    #[test]
+    fn failing_to_replace_a_revoked_certificate_backs_off() {
+        let state = CertState {
+            failures: 1,
+            retry_at: Some(t(3)),
+            ..revoked("0a", true)
+        };
+        let plan = plan(&cert(), &valid(), Some(&info()), &state, t(2));
+        assert_eq!(
+            plan,
+            Plan {
+                at: t(3),
+                basis: Basis::Backoff
+            }
+        );
+    }
+
+    #[test]
+    fn a_revoked_certificate_kept_by_no_reissue_is_not_due_before_expiry_nor_after() {
+        let held = revoked("0a", false);
+        let plan = super::plan(&cert(), &valid(), Some(&info()), &held, t(2));
+        assert_eq!(
+            plan,
+            Plan {
+                at: t(90),
+                basis: Basis::RevokedNotReissued
+            }
+        );
+        let expired = Assessment::Issue(IssueReason::Expired);
+        let plan = super::plan(&cert(), &expired, Some(&info()), &held, t(91));
+        assert_eq!(plan.basis, Basis::RevokedNotReissued);
+        assert!(
+            plan.at > t(91),
+            "an expired kept certificate must not be due"
         );
     }
 

@@ -184,6 +184,7 @@ async fn renew_deployed(
                 last_attempt: Some(now),
                 last_result: Some(LastResult::Issued),
                 last_error: issued.hook_error,
+                deployed_serial: Some(issued.info.serial.clone()),
                 ..CertState::default()
             };
             save(context, name, &state);
