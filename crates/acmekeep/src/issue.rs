@@ -8,6 +8,9 @@ use futures::StreamExt;
 use tracing::Instrument;
 
 use crate::config::{CertificateConfig, Config};
+use crate::journal::Journal;
+use crate::lifecycle::{Failure, Issued};
+use crate::state::{CertState, LastResult};
 use crate::wiring::Components;
 use crate::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 use crate::{lifecycle, state};
@@ -61,6 +64,9 @@ pub async fn run(config: &Config, names: &[String], force: bool) -> u8 {
             return EXIT_USAGE;
         }
     };
+    Journal::new(&config.daemon.state_dir)
+        .sweep(&components.dns_solvers)
+        .await;
     let selected: Vec<(&String, &CertificateConfig)> = config
         .certificates
         .iter()
@@ -187,9 +193,11 @@ async fn process(
         (Assessment::Issue(reason), None) => reason.to_string(),
     };
     tracing::info!(%reason, names = ?cert.domains, issuer = %cert.issuer, "issuing");
-    match lifecycle::issue_and_deploy(config, components, name, deployed.cert_pem, cancel).await {
+    let result =
+        lifecycle::issue_and_deploy(config, components, name, deployed.cert_pem, cancel).await;
+    record(&store, name, &cert.issuer, &result);
+    match result {
         Ok(issued) => {
-            remember_deployed(config, name, &cert.issuer, &issued.info.serial);
             if let Err(err) = store.clear_revocation(name) {
                 tracing::warn!(error = %err, "cannot forget the revocation of the replaced certificate");
             }
@@ -210,13 +218,41 @@ async fn process(
     }
 }
 
-/// Records what was deployed in the state record, so `diagnose` notices a sink changed by hand.
-fn remember_deployed(config: &Config, name: &str, issuer: &str, serial: &str) {
-    let store = state::Store::new(&config.daemon.state_dir);
-    let mut record = store.load(name);
-    record.issuer = Some(issuer.to_string());
-    record.deployed_serial = Some(serial.to_string());
-    if let Err(err) = store.save(name, &record) {
+/// Records the attempt in the state record, as the daemon does, so `status` and `diagnose`
+/// see the last result and error (and a sink changed by hand later). A failure counts
+/// towards the daemon's backoff but sets no wait of its own: the one-shot was asked for.
+fn record(store: &state::Store, name: &str, issuer: &str, result: &Result<Issued, Failure>) {
+    if matches!(result, Err(failure) if failure.cancelled) {
+        return;
+    }
+    let mut state = store.load(name);
+    state.last_attempt = Some(SystemTime::now());
+    match result {
+        Ok(issued) => {
+            state = CertState {
+                issuer: Some(issuer.to_string()),
+                last_attempt: state.last_attempt,
+                last_result: Some(LastResult::Issued),
+                last_error: issued.hook_error.clone(),
+                deployed_serial: Some(issued.info.serial.clone()),
+                ..CertState::default()
+            };
+        }
+        Err(failure) => {
+            state.last_error = Some(failure.message.clone());
+            match failure.pending_until {
+                Some(until) => {
+                    state.last_result = Some(LastResult::Pending);
+                    state.retry_at = Some(until);
+                }
+                None => {
+                    state.last_result = Some(LastResult::Failed);
+                    state.failures += 1;
+                }
+            }
+        }
+    }
+    if let Err(err) = store.save(name, &state) {
         tracing::warn!(error = %err, "cannot write the state record");
     }
 }

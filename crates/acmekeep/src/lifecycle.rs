@@ -94,6 +94,8 @@ pub struct Failure {
     pub message: String,
     /// The CA said we are rate limited.
     pub rate_limited: bool,
+    /// When the CA asked us to come back (its Retry-After on a rate limit or a 503).
+    pub retry_after: Option<SystemTime>,
     /// The issuance was abandoned because acmekeep is stopping.
     pub cancelled: bool,
     /// The issuer accepted the request but has not issued yet (an approval, say): not a
@@ -112,8 +114,13 @@ impl From<acme_core::Error> for Failure {
             }
             _ => None,
         };
+        let retry_after = match &err {
+            acme_core::Error::Acme { retry_after, .. } => *retry_after,
+            _ => None,
+        };
         Failure {
             rate_limited: err.acme_problem() == Some("rateLimited"),
+            retry_after,
             cancelled: matches!(err, acme_core::Error::Cancelled),
             pending_until,
             message: err.to_string(),
@@ -126,6 +133,7 @@ impl From<String> for Failure {
         Failure {
             message,
             rate_limited: false,
+            retry_after: None,
             cancelled: false,
             pending_until: None,
         }

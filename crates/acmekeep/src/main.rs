@@ -8,6 +8,7 @@ mod diagnose;
 mod hooks;
 mod inspect;
 mod issue;
+mod journal;
 mod lifecycle;
 mod logging;
 mod observe;

@@ -14,6 +14,7 @@ use sink_kubernetes::{KubernetesSink, SecretMeta};
 use tls_alpn01::TlsAlpn01Solver;
 
 use crate::config::{Config, ConfigError, IssuerConfig, Problem, SinkConfig, SolverKind};
+use crate::journal::{Journal, Journaled};
 
 /// Everything a run needs, built once from the configuration.
 #[derive(Clone)]
@@ -79,7 +80,8 @@ impl Components {
                         .map(Arc::new)
                         .map_err(|e| e.to_string())?;
                     dns_solvers.insert(name.clone(), Arc::clone(&solver));
-                    Ok(solver as Arc<dyn Solver>)
+                    Ok(Arc::new(Journaled::new(solver, Journal::new(state_dir)))
+                        as Arc<dyn Solver>)
                 }),
             };
             match built {

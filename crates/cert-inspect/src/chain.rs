@@ -94,7 +94,7 @@ pub fn analyze_chain(
                 "the certificate for {} {} (not after {}): deploy a renewed one",
                 names_or_subject(leaf),
                 leaf.time_left(now),
-                humantime::format_rfc3339_seconds(leaf.not_after)
+                crate::summary::format_time(leaf.not_after)
             ),
         ));
     } else if leaf.not_before > now {
@@ -103,11 +103,13 @@ pub fn analyze_chain(
             format!(
                 "the certificate for {} is not valid before {}: check this machine's clock",
                 names_or_subject(leaf),
-                humantime::format_rfc3339_seconds(leaf.not_before)
+                crate::summary::format_time(leaf.not_before)
             ),
         ));
     }
-    let at = now.clamp(leaf.not_before, leaf.not_after);
+    // Not `clamp`: a certificate may claim a not-before after its not-after, and clamp
+    // panics on such a range (the path is then checked at the not-after).
+    let at = now.max(leaf.not_before).min(leaf.not_after);
     let (trusted_by, chain_problem) = verify_path(certs, &parsed, &chain, roots, at);
     problems.extend(chain_problem);
     let name = match name {
@@ -192,7 +194,7 @@ fn verify_path(
                             "the chain certificate {} expired at {}: deploy the chain the CA \
                              serves now",
                             expired.cert.subject,
-                            humantime::format_rfc3339_seconds(expired.cert.not_after)
+                            crate::summary::format_time(expired.cert.not_after)
                         ),
                     )),
                 ),

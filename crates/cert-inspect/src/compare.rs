@@ -69,9 +69,9 @@ pub fn compare_served(
              after {}), stored serial {} (not after {}); it serves {why}",
             served.serial,
             served.names.join(", "),
-            humantime::format_rfc3339_seconds(served.not_after),
+            crate::summary::format_time(served.not_after),
             stored.serial,
-            humantime::format_rfc3339_seconds(stored.not_after),
+            crate::summary::format_time(stored.not_after),
         ),
     ))
 }

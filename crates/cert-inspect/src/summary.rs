@@ -200,6 +200,19 @@ fn signed_seconds(a: SystemTime, b: SystemTime) -> i64 {
     }
 }
 
+/// `time` as RFC 3339 in seconds, `2026-11-28T07:40:00Z`.
+///
+/// Not `humantime::format_rfc3339_seconds` alone: it panics before 1970, and a certificate
+/// (from a CA, a file or a TLS peer) may carry any date from year 0 to 9999.
+pub(crate) fn format_time(time: SystemTime) -> String {
+    if time >= UNIX_EPOCH {
+        return humantime::format_rfc3339_seconds(time).to_string();
+    }
+    let when = ::time::OffsetDateTime::from(time);
+    when.format(&::time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| format!("year {}", when.year()))
+}
+
 /// RFC 3339 (seconds) for `SystemTime` fields.
 pub(crate) mod rfc3339 {
     use std::time::SystemTime;
@@ -208,6 +221,6 @@ pub(crate) mod rfc3339 {
 
     /// Serializes as `2026-11-28T07:40:00Z`.
     pub fn serialize<S: Serializer>(time: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&humantime::format_rfc3339_seconds(*time).to_string())
+        s.serialize_str(&super::format_time(*time))
     }
 }

@@ -106,6 +106,21 @@ impl Dns01Solver {
         Ok(Placement { zone, fqdn })
     }
 
+    /// Removes `value` for `identifier` from wherever `present` would write it: for values a
+    /// previous process wrote and could not remove (it was killed). Removing a value that is
+    /// not there succeeds.
+    pub async fn remove_value(
+        &self,
+        identifier: &str,
+        value: &str,
+    ) -> Result<(), acme_core::Error> {
+        let placement = self
+            .placement(identifier)
+            .await
+            .map_err(|e| self.error(e))?;
+        self.remove(&placement, value).await
+    }
+
     /// Writes a throwaway value for `identifier` through the provider, waits until every
     /// server serves it, removes it again, and reports where it went and how long it took.
     pub async fn probe(&self, identifier: &str) -> Result<ProbeReport, acme_core::Error> {

@@ -29,7 +29,9 @@ pub enum Error {
     },
     /// The CA handed out a token outside the ACME alphabet; it is neither served nor written.
     #[error(
-        "refusing challenge token {token:?}: a token may only contain A-Z, a-z, 0-9, '-' and '_'"
+        "refusing challenge token {token:?}: a token may only contain A-Z, a-z, 0-9, '-' and '_', \
+         and be at most {max} characters long",
+        max = crate::token::MAX_TOKEN_LEN
     )]
     InvalidToken {
         /// The token as received.

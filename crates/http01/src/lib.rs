@@ -9,6 +9,8 @@
 //!   path for the tokens currently presented and `404` for everything else. It binds on the
 //!   first `present` and keeps listening while the solver lives, so several certificates of
 //!   one run share it; dropping the solver or calling [`Http01Solver::shutdown`] closes it.
+//!   It bounds what a client can hold: request heads of 16 KiB within 5 seconds, 256
+//!   connections at once (more wait unaccepted), and it echoes nothing of a request.
 //! - **webroot**: the key authorization is written atomically to
 //!   `<webroot>/.well-known/acme-challenge/<token>` for a web server that already listens on
 //!   port 80, and removed again on cleanup.

@@ -1,9 +1,16 @@
 //! The built-in challenge server of listen mode.
 //!
 //! Routing is axum; connections are served by hyper directly rather than by `axum::serve`,
-//! for two reasons: a header-read timeout and a lifetime bound on every connection (the port
-//! stays open on the Internet for as long as the daemon runs), and connection tasks owned by
-//! the server task, so that stopping the server also ends keep-alive connections.
+//! for two reasons: bounds on what one client can hold (the port stays open on the Internet
+//! for as long as the daemon runs), and connection tasks owned by the server task, so that
+//! stopping the server also ends keep-alive connections.
+//!
+//! The bounds: a request head must arrive within [`HEADER_READ_TIMEOUT`] (a slowloris client
+//! is cut off) and fit in [`MAX_REQUEST_HEAD`] bytes (hyper answers `431` beyond it); a
+//! connection lives at most [`CONNECTION_LIFETIME`]; at most [`MAX_CONNECTIONS`] are served
+//! at once, and further ones wait in the kernel's listen backlog, unaccepted, so a flood of
+//! connections costs no memory here. Every answer other than a key authorization is an
+//! empty `404`/`405`: nothing of the request is echoed back.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -20,7 +27,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, OwnedSemaphorePermit, Semaphore};
 use tokio::task::{JoinHandle, JoinSet};
 use tracing::{Instrument, debug, info, warn};
 
@@ -29,12 +36,15 @@ use crate::token::is_valid_token;
 
 /// The path prefix a CA fetches; the token is the one segment after it.
 const CHALLENGE_PREFIX: &str = "/.well-known/acme-challenge/";
-/// How long a client may take to send a request head.
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a client may take to send a request head (also between keep-alive requests).
+/// A CA's validator sends its request at once; five seconds is ample for it.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long one connection may live, keep-alive included.
 const CONNECTION_LIFETIME: Duration = Duration::from_secs(60);
 /// The largest request head accepted (hyper answers 431 beyond it); hyper's minimum is 8 KiB.
 const MAX_REQUEST_HEAD: usize = 16 * 1024;
+/// How many connections are served at once; more wait in the listen backlog.
+const MAX_CONNECTIONS: usize = 256;
 /// The pause after a failed `accept` (e.g. out of file descriptors), so the loop cannot spin.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 /// The longest request path written to the log.
@@ -184,14 +194,39 @@ async fn log_request(request: Request, next: Next) -> Response {
 
 /// Accepts connections until the task is aborted; dropping the task drops the listener and
 /// the set of connection tasks, which aborts them all.
+///
+/// A connection is accepted only once one of [`MAX_CONNECTIONS`] slots is free; its task
+/// holds the slot until the connection ends.
 async fn accept_loop(listener: TcpListener, router: Router) {
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     let mut connections = JoinSet::new();
+    let mut saturated = false;
     loop {
+        let slot = match slots.clone().try_acquire_owned() {
+            Ok(slot) => {
+                saturated = false;
+                slot
+            }
+            Err(_) => {
+                if !saturated {
+                    saturated = true;
+                    warn!(
+                        "http-01 challenge server: all {MAX_CONNECTIONS} connections are busy; \
+                         new ones wait until one ends"
+                    );
+                }
+                match slots.clone().acquire_owned().await {
+                    Ok(slot) => slot,
+                    // The semaphore is never closed.
+                    Err(_) => return,
+                }
+            }
+        };
         match listener.accept().await {
             Ok((stream, peer)) => {
                 while connections.try_join_next().is_some() {}
                 let span = tracing::debug_span!("connection", %peer);
-                connections.spawn(serve_connection(stream, router.clone()).instrument(span));
+                connections.spawn(serve_connection(stream, router.clone(), slot).instrument(span));
             }
             Err(error) => {
                 warn!("http-01 challenge server cannot accept a connection: {error}");
@@ -201,7 +236,8 @@ async fn accept_loop(listener: TcpListener, router: Router) {
     }
 }
 
-async fn serve_connection(stream: TcpStream, router: Router) {
+/// Serves one connection within the bounds above; `_slot` is released when it ends.
+async fn serve_connection(stream: TcpStream, router: Router, _slot: OwnedSemaphorePermit) {
     let mut builder = auto::Builder::new(TokioExecutor::new()).http1_only();
     builder
         .http1()

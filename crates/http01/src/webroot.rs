@@ -33,6 +33,7 @@ pub(crate) async fn write(
     tokio::task::spawn_blocking(move || {
         create_public_dir(&well_known)?;
         create_public_dir(&dir)?;
+        remove_stale_files(&dir, &contents);
         acme_core::write_atomic(&target, &contents, FILE_MODE)
             .map_err(|source| Error::WriteFile { source })
     })
@@ -55,6 +56,39 @@ pub(crate) async fn remove(webroot: &Path, token: &str) -> Result<(), Error> {
             path: file,
             source,
         }),
+    }
+}
+
+/// Removes the challenge files an earlier run of the same ACME account left behind (it was
+/// killed before its cleanup): a file `T` holding `T.<thumbprint>` with this challenge's
+/// account thumbprint. Files of other accounts or other tools are left alone; failures are
+/// only logged, as a stale file does not stop this challenge.
+fn remove_stale_files(dir: &Path, key_authorization: &[u8]) {
+    let Some(dot) = key_authorization.iter().rposition(|&b| b == b'.') else {
+        return;
+    };
+    let thumbprint = &key_authorization[dot..];
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let name = entry.file_name();
+        let mut ours = name.as_encoded_bytes().to_vec();
+        ours.extend_from_slice(thumbprint);
+        let is_ours = entry.file_type().is_ok_and(|t| t.is_file())
+            && entry.metadata().is_ok_and(|m| m.len() == ours.len() as u64)
+            && fs::read(&path).is_ok_and(|contents| contents == ours);
+        if is_ours {
+            match fs::remove_file(&path) {
+                Ok(()) => {
+                    tracing::info!(path = %path.display(), "removed a challenge file left by an earlier run")
+                }
+                Err(error) => {
+                    tracing::warn!(path = %path.display(), %error, "cannot remove a challenge file left by an earlier run")
+                }
+            }
+        }
     }
 }
 

@@ -45,8 +45,10 @@ struct VersionFile<'a> {
 /// Writes `bundle` as a new version of `target` and makes it the current one.
 ///
 /// Until the `..data` swap, a failure removes the new version directory and leaves the
-/// deployed version untouched. After it the new version is live: a failure to fsync `dir`
-/// or to create a stable name is still returned, a failure to prune is only logged.
+/// deployed version untouched (stable names it linked for a first deployment are harmless:
+/// they point through `..data`, which then does not exist). After the swap the new version
+/// is live: a failure to fsync `dir` or to remove a stale `ca.pem` link is still returned,
+/// a failure to prune is only logged.
 pub(crate) fn store(target: &Target, bundle: &Bundle) -> Result<(), Error> {
     let dir = target.dir.as_path();
     ensure_dir(dir)?;
@@ -74,13 +76,19 @@ pub(crate) fn store(target: &Target, bundle: &Bundle) -> Result<(), Error> {
 
     let version = create_version_dir(dir, OffsetDateTime::now_utc())?;
     let version_dir = dir.join(&version);
-    if let Err(e) = write_version(&version_dir, &files).and_then(|()| swap(dir, &version)) {
+    // The stable names are linked before the swap: a crash between the swap and linking
+    // would otherwise leave a first deployment without `cert.pem` & co., and the next run
+    // finds a valid certificate behind `..data` and has no reason to store again.
+    let with_ca = bundle.ca_pem.is_some();
+    if let Err(e) = write_version(&version_dir, &files)
+        .and_then(|()| link_stable_names(dir, with_ca))
+        .and_then(|()| swap(dir, &version))
+    {
         remove_version(&version_dir);
         return Err(e);
     }
     sync_dir(dir)?;
-    link_stable_names(dir, bundle.ca_pem.is_some())?;
-    sync_dir(dir)?;
+    unlink_stale_names(dir, with_ca)?;
     tracing::debug!(dir = %dir.display(), %version, ?previous, "deployed a new version");
     prune(dir, &version, target.keep);
     Ok(())
@@ -309,18 +317,25 @@ fn swap(dir: &Path, version: &str) -> Result<(), Error> {
     Ok(())
 }
 
-/// Makes sure `DIR/<name> -> ..data/<name>` exists for every file of the current version,
-/// and that no `ca.pem` link is left when the version has no CA certificate.
+/// Makes sure `DIR/<name> -> ..data/<name>` exists for every file of the version about to
+/// be published (a link made for a first deployment dangles until the swap), and fsyncs `dir`.
 fn link_stable_names(dir: &Path, with_ca: bool) -> Result<(), Error> {
     for name in STABLE_NAMES {
         let wanted = name != CA || with_ca;
-        let exists = stable_name_exists(dir, name)?;
         let path = dir.join(name);
-        if wanted && !exists {
+        if wanted && !stable_name_exists(dir, name)? {
             symlink(stable_target(name), &path).map_err(|e| Error::io(&path, e))?;
-        } else if !wanted && exists {
-            fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
         }
+    }
+    sync_dir(dir)
+}
+
+/// Removes the `ca.pem` link when the published version has no CA certificate.
+fn unlink_stale_names(dir: &Path, with_ca: bool) -> Result<(), Error> {
+    if !with_ca && stable_name_exists(dir, CA)? {
+        let path = dir.join(CA);
+        fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
+        sync_dir(dir)?;
     }
     Ok(())
 }

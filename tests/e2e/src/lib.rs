@@ -40,6 +40,8 @@ mod cloudflare_fake;
 mod config;
 mod daemon;
 mod dig;
+mod fault_proxy;
+mod faults;
 mod kube_fake;
 mod moto;
 mod openbao;
@@ -58,6 +60,11 @@ pub use cloudflare_fake::{CloudflareFake, FakeRecord};
 pub use config::Config;
 pub use daemon::Daemon;
 pub use dig::dig_txt;
+pub use fault_proxy::{FaultProxy, Refusal};
+pub use faults::{
+    FAULT_SEED_ENV, FaultRng, KilledRun, Mount, RestartedNamed, SinkState, WebrootServer,
+    assert_crash_consistent, restart_named, stop_named,
+};
 pub use kube_fake::{KubeFake, KubeRequest};
 pub use moto::{Moto, MotoTxtSet};
 pub use openbao::{FixedPortLock, OpenBao, OpenBaoAppRole};

@@ -50,6 +50,9 @@ pub struct PebbleOptions {
 pub struct Pebble {
     pebble: Child,
     challtestsrv: Child,
+    options: PebbleOptions,
+    listen_port: u16,
+    dns_port: u16,
     workdir: PathBuf,
     ca_bundle: PathBuf,
     directory_url: String,
@@ -129,40 +132,13 @@ impl Pebble {
                 .arg(format!("127.0.0.1:{}", ports.challtestsrv_management)),
             &workdir.join("challtestsrv.log"),
         );
-        let pebble = spawn(
-            Command::new("pebble")
-                .arg("-config")
-                .arg(&config)
-                .arg("-dnsserver")
-                .arg(
-                    options
-                        .dns_server
-                        .map_or(format!("127.0.0.1:{}", ports.dns), |addr| addr.to_string()),
-                )
-                .env("PEBBLE_VA_NOSLEEP", "1")
-                .env(
-                    "PEBBLE_VA_ALWAYS_VALID",
-                    if options.always_valid { "1" } else { "0" },
-                )
-                .env("PEBBLE_AUTHZREUSE", "0")
-                .env(
-                    "PEBBLE_WFE_NONCEREJECT",
-                    options.nonce_reject_percent.to_string(),
-                )
-                .env(
-                    "PEBBLE_ALTERNATE_ROOTS",
-                    options.alternate_roots.to_string(),
-                )
-                .envs(
-                    options
-                        .chain_length
-                        .map(|length| ("PEBBLE_CHAIN_LENGTH", length.to_string())),
-                ),
-            &workdir.join("pebble.log"),
-        );
+        let pebble = spawn_pebble(workdir, options, ports.dns);
         let mut started = Pebble {
             pebble,
             challtestsrv,
+            options: options.clone(),
+            listen_port: ports.listen,
+            dns_port: ports.dns,
             workdir: workdir.to_path_buf(),
             ca_bundle: workdir.join("ca.pem"),
             directory_url: format!("https://127.0.0.1:{}/dir", ports.listen),
@@ -173,6 +149,41 @@ impl Pebble {
         };
         started.wait_listening(&ports)?;
         Ok(started)
+    }
+
+    /// Stops pebble itself (challtestsrv keeps running), as a CA that went down; waits
+    /// until it is gone, so its port refuses connections.
+    pub fn stop(&mut self) {
+        let _ = self.pebble.kill();
+        let _ = self.pebble.wait();
+    }
+
+    /// Starts pebble again after [`Pebble::stop`], on the same ports with the same options
+    /// and listener certificate, and waits until its directory answers. Like a real pebble
+    /// restart it forgets every account, order and certificate, and issues under a new root.
+    pub fn restart(&mut self) {
+        let log = self.workdir.join("pebble.log");
+        let previous = fs::read(&log).unwrap_or_default();
+        fs::write(self.workdir.join("pebble-before-restart.log"), previous)
+            .expect("keep the log of pebble before the restart");
+        self.pebble = spawn_pebble(&self.workdir, &self.options, self.dns_port);
+        let deadline = Instant::now() + START_TIMEOUT;
+        while TcpStream::connect(("127.0.0.1", self.listen_port)).is_err() {
+            if let Ok(Some(status)) = self.pebble.try_wait() {
+                panic!(
+                    "pebble exited after its restart ({status}): was port {} taken meanwhile?\n{}",
+                    self.listen_port,
+                    self.log_tails()
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "pebble not listening {START_TIMEOUT:?} after its restart\n{}",
+                self.log_tails()
+            );
+            sleep(Duration::from_millis(10));
+        }
+        self.assert_directory_answers();
     }
 
     /// Waits until both servers accept connections; an early exit is an error (and the
@@ -290,6 +301,42 @@ impl Drop for Pebble {
             let _ = child.wait();
         }
     }
+}
+
+/// Spawns pebble with `DIR/pebble/pebble.json`, resolving through challtestsrv on
+/// `dns_port` (or `options.dns_server`), its log appended to `DIR/pebble/pebble.log`.
+fn spawn_pebble(workdir: &Path, options: &PebbleOptions, dns_port: u16) -> Child {
+    spawn(
+        Command::new("pebble")
+            .arg("-config")
+            .arg(workdir.join("pebble.json"))
+            .arg("-dnsserver")
+            .arg(
+                options
+                    .dns_server
+                    .map_or(format!("127.0.0.1:{dns_port}"), |addr| addr.to_string()),
+            )
+            .env("PEBBLE_VA_NOSLEEP", "1")
+            .env(
+                "PEBBLE_VA_ALWAYS_VALID",
+                if options.always_valid { "1" } else { "0" },
+            )
+            .env("PEBBLE_AUTHZREUSE", "0")
+            .env(
+                "PEBBLE_WFE_NONCEREJECT",
+                options.nonce_reject_percent.to_string(),
+            )
+            .env(
+                "PEBBLE_ALTERNATE_ROOTS",
+                options.alternate_roots.to_string(),
+            )
+            .envs(
+                options
+                    .chain_length
+                    .map(|length| ("PEBBLE_CHAIN_LENGTH", length.to_string())),
+            ),
+        &workdir.join("pebble.log"),
+    )
 }
 
 /// Spawns `command` with stdout and stderr appended to `log`.

@@ -27,6 +27,21 @@ fn unreachable_ca_fails_the_certificate_and_writes_nothing() {
         dir.sink("one").is_empty(),
         "nothing may be delivered when issuance failed\n{run}"
     );
+
+    // The failure is remembered, so `status` and `diagnose` can show it afterwards.
+    dir.acmekeep(&["--issue"]).assert_exit(1);
+    let status = dir.acmekeep(&["status", "--json"]);
+    let rows: serde_json::Value =
+        serde_json::from_str(status.stdout()).expect("status --json prints JSON");
+    let row = &rows[0];
+    assert_eq!(row["last_result"], "failed", "{status}");
+    assert_eq!(row["failures"], 2, "two failed runs in a row\n{status}");
+    assert!(
+        row["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains(&authority) || e.to_lowercase().contains("connect")),
+        "{status}"
+    );
 }
 
 #[test]

@@ -1,9 +1,10 @@
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::future::Future;
 use std::path::Path;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use http::{Request, Uri};
@@ -20,6 +21,60 @@ const REQUEST_COUNT: &str = "acmekeep_acme_client_request_count";
 /// How long ACME requests took, by `method`, `host` and `status` (a histogram, seconds).
 const REQUEST_DURATION: &str = "acmekeep_acme_client_request_duration_seconds";
 
+tokio::task_local! {
+    /// When the CA last asked to be left alone, within the current [`watch_refusals`] scope:
+    /// the `Retry-After` of the last answer, if it was a 429 or 503 carrying one.
+    static REFUSAL: Cell<Option<SystemTime>>;
+}
+
+/// Runs `call` (one attempt of one ACME step) and returns its result with the time the
+/// CA's last 429 or 503 answer during it asked to be retried at (its `Retry-After`).
+///
+/// instant-acme turns an error answer into a problem document and drops the headers; the
+/// client notes the header here, in a scope of the task making the request, so concurrent
+/// issuances through the same client never see each other's answers.
+pub(crate) async fn watch_refusals<F: Future>(call: F) -> (F::Output, Option<SystemTime>) {
+    REFUSAL
+        .scope(Cell::new(None), async {
+            let output = call.await;
+            (output, REFUSAL.with(Cell::get))
+        })
+        .await
+}
+
+/// Notes the `Retry-After` of a 429 or 503 answer for [`watch_refusals`], if a scope
+/// watches; any other answer clears it, as the step's error can only come from the last.
+fn note_refusal(uri: &Uri, parts: &http::response::Parts) {
+    let asked = matches!(parts.status.as_u16(), 429 | 503);
+    let retry_after = parts
+        .headers
+        .get(http::header::RETRY_AFTER)
+        .and_then(|value| value.to_str().ok())
+        .filter(|_| asked)
+        .and_then(|value| {
+            let parsed = parse_retry_after(value, SystemTime::now());
+            if parsed.is_none() {
+                tracing::debug!(%uri, value, "ignoring an unreadable Retry-After");
+            }
+            parsed
+        });
+    if let Some(at) = retry_after {
+        tracing::debug!(%uri, status = parts.status.as_u16(), retry_at = %humantime::format_rfc3339_seconds(at), "the CA asked to retry later");
+    }
+    // Outside a scope (a request no step watches) there is nobody to tell.
+    let _ = REFUSAL.try_with(|slot| slot.set(retry_after));
+}
+
+/// A `Retry-After` value (RFC 9110 §10.2.3) as the instant it names: `delay-seconds`
+/// counted from `now`, or an `HTTP-date`. `None` for anything else.
+pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<SystemTime> {
+    let value = value.trim();
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        return now.checked_add(Duration::from_secs(value.parse().ok()?));
+    }
+    httpdate::parse_http_date(value).ok()
+}
+
 /// The HTTP client the ACME engine talks through: system roots plus an optional extra
 /// bundle, a timeout on every request, and a debug line and metrics per request.
 ///
@@ -27,9 +82,10 @@ const REQUEST_DURATION: &str = "acmekeep_acme_client_request_duration_seconds";
 /// recorder). Their labels stay bounded: the path is left out, since order, authorization
 /// and certificate URLs are unique per request.
 ///
-/// It also sees what instant-acme does not pass on, for the preferred-chain choice (see
-/// `chain.rs`): the `Link: rel="alternate"` URLs of certificate downloads, and the bodies
-/// of answers it was asked to keep.
+/// It also sees what instant-acme does not pass on: for the preferred-chain choice (see
+/// `chain.rs`), the `Link: rel="alternate"` URLs of certificate downloads and the bodies
+/// of answers it was asked to keep; and for [`watch_refusals`], the `Retry-After` of 429
+/// and 503 answers.
 #[derive(Clone)]
 pub(crate) struct AcmeHttp {
     client: HyperClient<HttpsConnector<HttpConnector>, BodyWrapper<Bytes>>,
@@ -109,6 +165,7 @@ impl AcmeHttp {
         uri: &Uri,
         mut rsp: BytesResponse,
     ) -> Result<BytesResponse, crate::BoxError> {
+        note_refusal(uri, &rsp.parts);
         if !rsp.parts.status.is_success() {
             return Ok(rsp);
         }
@@ -368,6 +425,110 @@ mod tests {
         http.request(get(&url)).await.expect("answer");
 
         assert_eq!(http.take_body(&url), None);
+    }
+
+    #[test]
+    fn retry_after_in_delta_seconds_counts_from_now() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        assert_eq!(
+            parse_retry_after("120", now),
+            Some(now + Duration::from_secs(120))
+        );
+        assert_eq!(parse_retry_after(" 0 ", now), Some(now));
+    }
+
+    #[test]
+    fn retry_after_as_an_http_date_is_that_instant() {
+        let now = SystemTime::UNIX_EPOCH;
+        // 1994-11-06T08:49:37Z, RFC 9110's example in its three permitted formats.
+        let expected = Some(SystemTime::UNIX_EPOCH + Duration::from_secs(784_111_777));
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", now),
+            expected
+        );
+        assert_eq!(
+            parse_retry_after("Sunday, 06-Nov-94 08:49:37 GMT", now),
+            expected
+        );
+        assert_eq!(parse_retry_after("Sun Nov  6 08:49:37 1994", now), expected);
+    }
+
+    #[test]
+    fn an_unreadable_retry_after_is_ignored() {
+        let now = SystemTime::UNIX_EPOCH;
+        for value in [
+            "",
+            "soon",
+            "-5",
+            "1.5",
+            "99999999999999999999999",
+            "18446744073709551615",
+            "2026-01-01T00:00:00Z",
+        ] {
+            assert_eq!(parse_retry_after(value, now), None, "{value:?}");
+        }
+    }
+
+    const RATE_LIMITED: &str = r#"{"type":"urn:ietf:params:acme:error:rateLimited","status":429}"#;
+
+    #[tokio::test]
+    async fn the_retry_after_of_a_429_answer_is_seen_by_the_watching_step() {
+        let addr = server(
+            "429 Too Many Requests",
+            "retry-after: 3600\r\n",
+            RATE_LIMITED,
+        )
+        .await;
+        let http = AcmeHttp::new(None, Duration::from_secs(5)).expect("client");
+        let before = SystemTime::now();
+
+        let (rsp, refusal) =
+            watch_refusals(http.request(get(&format!("http://{addr}/new-order")))).await;
+
+        assert_eq!(rsp.expect("answer").parts.status, 429);
+        let at = refusal.expect("the Retry-After was noted");
+        assert!(at >= before + Duration::from_secs(3600), "{at:?}");
+        assert!(
+            at <= SystemTime::now() + Duration::from_secs(3600),
+            "{at:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_later_answer_without_retry_after_clears_the_earlier_one() {
+        let limited = server("503 Service Unavailable", "retry-after: 60\r\n", "").await;
+        let fine = server("200 OK", "", "{}").await;
+        let http = AcmeHttp::new(None, Duration::from_secs(5)).expect("client");
+
+        let (_, refusal) = watch_refusals(async {
+            let _ = http
+                .request(get(&format!("http://{limited}/order/1")))
+                .await;
+            http.request(get(&format!("http://{fine}/order/1"))).await
+        })
+        .await;
+
+        assert_eq!(refusal, None);
+    }
+
+    #[tokio::test]
+    async fn retry_after_on_other_errors_is_not_a_refusal() {
+        let addr = server("400 Bad Request", "retry-after: 60\r\n", "{}").await;
+        let http = AcmeHttp::new(None, Duration::from_secs(5)).expect("client");
+
+        let (_, refusal) = watch_refusals(http.request(get(&format!("http://{addr}/order")))).await;
+
+        assert_eq!(refusal, None);
+    }
+
+    #[tokio::test]
+    async fn a_request_outside_a_watching_step_still_gets_its_answer() {
+        let addr = server("429 Too Many Requests", "retry-after: 60\r\n", RATE_LIMITED).await;
+        let http = AcmeHttp::new(None, Duration::from_secs(5)).expect("client");
+
+        let rsp = http.request(get(&format!("http://{addr}/new-order"))).await;
+
+        assert_eq!(rsp.expect("answer").parts.status, 429);
     }
 
     fn get(url: &str) -> Request<BodyWrapper<Bytes>> {

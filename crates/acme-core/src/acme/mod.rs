@@ -4,6 +4,8 @@ mod account;
 mod ari;
 mod chain;
 mod directory;
+#[cfg(test)]
+mod fuzz;
 mod http;
 mod profile;
 pub(crate) mod retry;
@@ -468,7 +470,7 @@ async fn present_challenges(
     let mut authorizations = order.authorizations();
     while let Some(authorization) = authorizations.next().await {
         let mut authorization =
-            authorization.map_err(|e| retry::classify("fetch authorizations", e))?;
+            authorization.map_err(|e| retry::classify("fetch authorizations", e, None))?;
         let identifier = authorization.identifier();
         let name = identifier.to_string();
         let wildcard = identifier.wildcard;

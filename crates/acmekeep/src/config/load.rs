@@ -11,6 +11,23 @@ use super::{Config, ConfigError, Problem};
 
 const TOP_LEVEL: [&str; 4] = ["daemon", "issuers", "solvers", "certificates"];
 
+/// The keys that hold a secret, as dotted paths where `*` stands for any entry's name.
+/// Each accepts `env:NAME` and `file:/path` references instead of the value itself.
+const SECRET_KEYS: &[&str] = &[
+    "issuers.*.eab.hmac_key",
+    "issuers.*.key",
+    "issuers.*.token",
+    "issuers.*.approle.secret_id",
+    "issuers.*.kubernetes.jwt",
+    "issuers.*.access_token",
+    "issuers.*.refresh_token",
+    "issuers.*.password",
+    "solvers.*.tsig_secret",
+    "solvers.*.api_token",
+    "solvers.*.api_key",
+    "solvers.*.secret_access_key",
+];
+
 /// Reads `path`, applies `ACMEKEEP__…` environment overrides, and validates the result.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
     let fail = |message: String| ConfigError {
@@ -33,6 +50,9 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
         super::validate::validate(&config, &mut problems);
     }
     if problems.is_empty() {
+        if let Some(warning) = exposed_secrets_warning(path) {
+            tracing::warn!("{warning}");
+        }
         Ok(config)
     } else {
         Err(ConfigError {
@@ -91,6 +111,71 @@ impl Config {
     }
 }
 
+/// A warning when the file holds secrets inline (not as `env:`/`file:` references) and
+/// other users may read it: names the file, its mode and the keys, never the values.
+fn exposed_secrets_warning(path: &Path) -> Option<String> {
+    use std::os::unix::fs::PermissionsExt;
+
+    let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
+    let readers = match (mode & 0o040 != 0, mode & 0o004 != 0) {
+        (false, false) => return None,
+        (true, false) => "its group",
+        (false, true) => "every user",
+        (true, true) => "its group and every user",
+    };
+    // The file alone: a secret given by an ACMEKEEP__… variable is not in the file.
+    let no_overrides = environment().source(Some(std::collections::HashMap::new()));
+    let keys = inline_secrets(&read(path, no_overrides).ok()?);
+    if keys.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "{file} holds secrets inline ({keys}) and is readable by {readers} (mode {mode:04o}): \
+         run `chmod 600 {file}`, or give each as an \"env:NAME\" or \"file:/path\" reference",
+        file = path.display(),
+        keys = keys.join(", "),
+    ))
+}
+
+/// The dotted keys of `root` that match [`SECRET_KEYS`] and hold a literal value.
+fn inline_secrets(root: &Value) -> Vec<String> {
+    fn walk(value: &Value, pattern: &[&str], at: String, found: &mut Vec<String>) {
+        let Some((first, rest)) = pattern.split_first() else {
+            if let Value::String(text) = value
+                && !text.is_empty()
+                && !acme_core::Secret::is_reference(text)
+            {
+                found.push(at);
+            }
+            return;
+        };
+        let Value::Object(table) = value else {
+            return;
+        };
+        let join = |key: &str| {
+            if at.is_empty() {
+                key.to_string()
+            } else {
+                format!("{at}.{key}")
+            }
+        };
+        if *first == "*" {
+            for (key, child) in table {
+                walk(child, rest, join(key), found);
+            }
+        } else if let Some(child) = table.get(*first) {
+            walk(child, rest, join(first), found);
+        }
+    }
+    let mut found = Vec::new();
+    for pattern in SECRET_KEYS {
+        let pattern: Vec<&str> = pattern.split('.').collect();
+        walk(root, &pattern, String::new(), &mut found);
+    }
+    found.sort();
+    found
+}
+
 /// The `ACMEKEEP__SECTION__KEY` overrides.
 fn environment() -> config::Environment {
     config::Environment::with_prefix("ACMEKEEP")
@@ -110,10 +195,32 @@ fn read(path: &Path, environment: config::Environment) -> Result<Value, String> 
 }
 
 /// The `config` crate appends "in FILE" to its messages; we print the file once, in front.
+/// It also quotes the offending source line of a TOML syntax error, which may hold an inline
+/// secret: only the position and the reason are kept.
 fn strip_origin(message: &str, path: &Path) -> String {
+    let file_name = path
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default();
     message
-        .replace(&format!(" in {}", path.display()), "")
-        .to_string()
+        .lines()
+        .filter(|line| !is_source_excerpt(line))
+        .map(|line| match line.rfind(" in ") {
+            // The crate names the file as given or relative to the working directory.
+            Some(at) if !file_name.is_empty() && line.ends_with(&file_name) => &line[..at],
+            _ => line,
+        })
+        .filter(|line| !line.trim().is_empty())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// A line of the quoted source in a TOML error: `  |`, `6 | text`, or the caret line.
+fn is_source_excerpt(line: &str) -> bool {
+    let rest = line
+        .trim_start()
+        .trim_start_matches(|c: char| c.is_ascii_digit());
+    rest.trim_start().starts_with('|')
 }
 
 fn from_value(path: &Path, root: Value, problems: &mut Vec<Problem>) -> Config {
@@ -262,6 +369,15 @@ mod tests {
     #[test]
     fn a_good_file_loads_with_defaults() {
         assert_eq!(problems_of(GOOD), Vec::<String>::new());
+    }
+
+    #[test]
+    fn metrics_and_health_listen_on_loopback_unless_configured() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("acmekeep.toml");
+        std::fs::write(&path, GOOD).expect("write");
+        let config = load(&path).expect("load");
+        assert_eq!(config.daemon.listen_metrics.to_string(), "127.0.0.1:9464");
     }
 
     #[test]
@@ -505,6 +621,115 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "error: /nonexistent/acmekeep.toml: no such file (use --config PATH or ACMEKEEP_CONFIG to point elsewhere)"
+        );
+    }
+
+    /// `toml` written with `mode`, and the warning `load` gives for it.
+    fn permission_warning(toml: &str, mode: u32) -> (PathBuf, Option<String>) {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("acmekeep.toml");
+        std::fs::write(&path, toml).expect("write");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+        assert!(load(&path).is_ok(), "{toml}");
+        let warning = exposed_secrets_warning(&path);
+        (path, warning)
+    }
+
+    const INLINE_SECRETS: &str = r#"
+        [daemon]
+        state_dir = "/tmp/acmekeep-test-state"
+        [issuers.le]
+        kind = "acme"
+        directory = "letsencrypt-staging"
+        eab = { kid = "kid-1", hmac_key = "hmac-value-do-not-print" }
+        [solvers.dns]
+        kind = "dns-01"
+        provider = "cloudflare"
+        api_token = "cloudflare-value-do-not-print"
+        [certificates.web]
+        domains = ["www.example.test"]
+        issuer = "le"
+        sinks = [{ kind = "files", dir = "/tmp/acmekeep-test-out" }]
+    "#;
+
+    #[test]
+    fn a_world_readable_file_with_inline_secrets_is_named_with_its_mode_and_keys() {
+        let (path, warning) = permission_warning(INLINE_SECRETS, 0o644);
+        let warning = warning.expect("a warning");
+        assert_eq!(
+            warning,
+            format!(
+                "{file} holds secrets inline (issuers.le.eab.hmac_key, solvers.dns.api_token) \
+                 and is readable by its group and every user (mode 0644): run `chmod 600 {file}`, \
+                 or give each as an \"env:NAME\" or \"file:/path\" reference",
+                file = path.display()
+            )
+        );
+        assert!(!warning.contains("do-not-print"), "{warning}");
+    }
+
+    #[test]
+    fn a_group_readable_file_is_warned_about_too() {
+        let (_, warning) = permission_warning(INLINE_SECRETS, 0o640);
+        assert!(
+            warning
+                .as_deref()
+                .is_some_and(|w| w.contains("readable by its group (mode 0640)")),
+            "{warning:?}"
+        );
+    }
+
+    #[test]
+    fn a_private_file_or_one_holding_only_references_gets_no_warning() {
+        assert_eq!(permission_warning(INLINE_SECRETS, 0o600).1, None);
+        assert_eq!(permission_warning(INLINE_SECRETS, 0o400).1, None);
+        let references = INLINE_SECRETS
+            .replace("\"hmac-value-do-not-print\"", "\"env:EAB_HMAC\"")
+            .replace(
+                "\"cloudflare-value-do-not-print\"",
+                "\"file:/run/cf-token\"",
+            );
+        assert_eq!(permission_warning(&references, 0o644).1, None);
+        assert_eq!(permission_warning(GOOD, 0o644).1, None);
+    }
+
+    #[test]
+    fn every_kind_of_inline_secret_is_found() {
+        let root = serde_json::json!({
+            "issuers": {
+                "le": { "kind": "acme", "eab": { "kid": "k", "hmac_key": "x" } },
+                "ca": { "kind": "ca", "key": "-----BEGIN PRIVATE KEY-----" },
+                "vault": { "kind": "vault", "token": "x",
+                           "approle": { "role_id": "r", "secret_id": "x" },
+                           "kubernetes": { "role": "r", "jwt": "x" } },
+                "tpp": { "kind": "venafi", "access_token": "x", "refresh_token": "x",
+                         "username": "u", "password": "x" },
+            },
+            "solvers": {
+                "bind": { "tsig_key": "k", "tsig_secret": "x" },
+                "cf": { "api_token": "x" },
+                "pdns": { "api_key": "x" },
+                "aws": { "access_key_id": "AKIA", "secret_access_key": "x" },
+            },
+            "certificates": { "web": { "key": "ecdsa-p256" } },
+        });
+        assert_eq!(
+            inline_secrets(&root),
+            [
+                "issuers.ca.key",
+                "issuers.le.eab.hmac_key",
+                "issuers.tpp.access_token",
+                "issuers.tpp.password",
+                "issuers.tpp.refresh_token",
+                "issuers.vault.approle.secret_id",
+                "issuers.vault.kubernetes.jwt",
+                "issuers.vault.token",
+                "solvers.aws.secret_access_key",
+                "solvers.bind.tsig_secret",
+                "solvers.cf.api_token",
+                "solvers.pdns.api_key",
+            ]
         );
     }
 

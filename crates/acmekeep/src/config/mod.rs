@@ -4,6 +4,8 @@
 //! variables override single keys. Every table entry is then deserialized on its own, so
 //! that all problems of a file are reported at once, each with its key path.
 
+#[cfg(test)]
+mod fuzz;
 mod load;
 mod schema;
 mod validate;

@@ -30,6 +30,7 @@ use queue::{Event, Queue};
 use tend::{Context, Outcome};
 
 use crate::config::{self, Config};
+use crate::journal::Journal;
 use crate::observe::{Metrics, MetricsServer, Readiness};
 use crate::state::{self, Store};
 use crate::wiring::Components;
@@ -62,6 +63,9 @@ pub async fn run(config: Config) -> u8 {
             return EXIT_USAGE;
         }
     };
+    Journal::new(&config.daemon.state_dir)
+        .sweep(&components.dns_solvers)
+        .await;
     let server = match MetricsServer::bind(config.daemon.listen_metrics).await {
         Ok(server) => server,
         Err(err) => {

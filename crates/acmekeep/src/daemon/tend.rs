@@ -216,18 +216,22 @@ async fn renew_deployed(
         Err(failure) => {
             context.metrics.record_failure(name, &cert.issuer);
             state.failures += 1;
-            let pause = plan::backoff(state.failures, failure.rate_limited);
-            state.retry_at = Some(now + pause);
+            // The CA's Retry-After wins when it asks for longer than our own backoff.
+            let backoff = now + plan::backoff(state.failures, failure.rate_limited);
+            let retry_at = failure
+                .retry_after
+                .map_or(backoff, |asked| asked.max(backoff));
+            state.retry_at = Some(retry_at);
             state.last_result = Some(LastResult::Failed);
             state.last_error = Some(failure.message.clone());
             tracing::error!(
                 error = %failure.message,
                 failures = state.failures,
-                retry_at = %humantime::format_rfc3339_seconds(now + pause),
+                retry_at = %humantime::format_rfc3339_seconds(retry_at),
                 "issuance failed; the deployed certificate was left as it was"
             );
             save(context, name, &state);
-            vec![(Event::Renew, now + pause)]
+            vec![(Event::Renew, retry_at)]
         }
     }
 }
