@@ -174,11 +174,6 @@ async fn renew_deployed(
     state.last_attempt = Some(now);
     match result {
         Ok(issued) => {
-            tracing::info!(
-                serial = %issued.info.serial,
-                not_after = %humantime::format_rfc3339_seconds(issued.info.not_after),
-                "issued and deployed"
-            );
             state = CertState {
                 issuer: Some(cert.issuer.clone()),
                 last_attempt: Some(now),
@@ -188,6 +183,11 @@ async fn renew_deployed(
                 ..CertState::default()
             };
             save(context, name, &state);
+            tracing::info!(
+                serial = %issued.info.serial,
+                not_after = %humantime::format_rfc3339_seconds(issued.info.not_after),
+                "issued and deployed"
+            );
             // Look again at once: that plans the new certificate and fetches its window.
             vec![(Event::Renew, now)]
         }
@@ -205,12 +205,12 @@ async fn renew_deployed(
             state.retry_at = Some(until);
             state.last_result = Some(LastResult::Pending);
             state.last_error = Some(message.clone());
+            save(context, name, &state);
             tracing::info!(
                 status = %message,
                 retry_at = %humantime::format_rfc3339_seconds(until),
                 "the issuer has not issued yet; asking again then"
             );
-            save(context, name, &state);
             vec![(Event::Renew, until)]
         }
         Err(failure) => {
@@ -224,13 +224,14 @@ async fn renew_deployed(
             state.retry_at = Some(retry_at);
             state.last_result = Some(LastResult::Failed);
             state.last_error = Some(failure.message.clone());
+            // Saved before it is logged, so whoever reads the log finds the record written.
+            save(context, name, &state);
             tracing::error!(
                 error = %failure.message,
                 failures = state.failures,
                 retry_at = %humantime::format_rfc3339_seconds(retry_at),
                 "issuance failed; the deployed certificate was left as it was"
             );
-            save(context, name, &state);
             vec![(Event::Renew, retry_at)]
         }
     }
