@@ -9,9 +9,7 @@
 //! (HTTP 404) for a record that does not exist.
 
 use std::collections::HashMap;
-use std::net::{SocketAddr, TcpListener};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::thread::JoinHandle;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -20,7 +18,8 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get};
 use serde_json::{Value, json};
-use tokio::sync::oneshot;
+
+use crate::fake_server::FakeServer;
 
 /// A TXT (or other) record the fake holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,25 +52,17 @@ type Shared = Arc<Mutex<Store>>;
 /// A running fake Cloudflare API on a free loopback port, stopped on drop.
 #[derive(Debug)]
 pub struct CloudflareFake {
-    addr: SocketAddr,
+    server: FakeServer,
     store: Shared,
-    shutdown: Option<oneshot::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
 }
 
 impl CloudflareFake {
     /// Starts the fake; it accepts `Authorization: Bearer TOKEN` for `token` only.
     pub fn start(token: &str) -> CloudflareFake {
-        let listener = TcpListener::bind(("127.0.0.1", 0)).expect("bind the Cloudflare fake");
-        listener
-            .set_nonblocking(true)
-            .expect("make the Cloudflare fake's listener non-blocking");
-        let addr = listener.local_addr().expect("the fake's address");
         let store: Shared = Arc::new(Mutex::new(Store {
             token: token.to_string(),
             ..Store::default()
         }));
-        let (shutdown, stopped) = oneshot::channel::<()>();
         let app = Router::new()
             .route("/client/v4/zones", get(list_zones))
             .route(
@@ -84,33 +75,13 @@ impl CloudflareFake {
             )
             .fallback(no_route)
             .with_state(store.clone());
-        let thread = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("a runtime for the Cloudflare fake");
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener)
-                    .expect("hand the fake's listener to tokio");
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(async {
-                        let _ = stopped.await;
-                    })
-                    .await
-                    .expect("serve the Cloudflare fake");
-            });
-        });
-        CloudflareFake {
-            addr,
-            store,
-            shutdown: Some(shutdown),
-            thread: Some(thread),
-        }
+        let server = FakeServer::start("the Cloudflare fake", app);
+        CloudflareFake { server, store }
     }
 
     /// The provider's `api_url`: `http://127.0.0.1:PORT/client/v4`.
     pub fn api_url(&self) -> String {
-        format!("http://{}/client/v4", self.addr)
+        format!("http://{}/client/v4", self.server.addr())
     }
 
     /// Adds a zone named `name` and returns its id (32 hex digits, like Cloudflare's).
@@ -147,17 +118,6 @@ impl CloudflareFake {
 
     fn store(&self) -> MutexGuard<'_, Store> {
         self.store.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-impl Drop for CloudflareFake {
-    fn drop(&mut self) {
-        if let Some(shutdown) = self.shutdown.take() {
-            let _ = shutdown.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 

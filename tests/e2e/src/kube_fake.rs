@@ -15,10 +15,8 @@
 //! Every request is recorded for assertions.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::net::{SocketAddr, TcpListener};
 use std::path::{Path as FsPath, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::thread::JoinHandle;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::Router;
@@ -28,7 +26,8 @@ use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use serde_json::{Map, Value, json};
-use tokio::sync::oneshot;
+
+use crate::fake_server::FakeServer;
 
 /// One request the fake answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,26 +123,18 @@ type Shared = Arc<Mutex<Store>>;
 /// A running fake Kubernetes API server on a free loopback port (plain HTTP), stopped on drop.
 #[derive(Debug)]
 pub struct KubeFake {
-    addr: SocketAddr,
+    server: FakeServer,
     store: Shared,
-    shutdown: Option<oneshot::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
 }
 
 impl KubeFake {
     /// Starts the fake with these namespaces.
     pub fn start(namespaces: &[&str]) -> KubeFake {
-        let listener = TcpListener::bind(("127.0.0.1", 0)).expect("bind the Kubernetes fake");
-        listener
-            .set_nonblocking(true)
-            .expect("make the Kubernetes fake's listener non-blocking");
-        let addr = listener.local_addr().expect("the fake's address");
         let store: Shared = Arc::new(Mutex::new(Store {
             namespaces: namespaces.iter().map(|n| n.to_string()).collect(),
             next_version: 1000,
             ..Store::default()
         }));
-        let (shutdown, stopped) = oneshot::channel::<()>();
         let app = Router::new()
             .route("/api/v1/namespaces/{ns}/{resource}", any(collection))
             .route("/api/v1/namespaces/{ns}/{resource}/{name}", any(object))
@@ -156,33 +147,13 @@ impl KubeFake {
                 any(object),
             )
             .with_state(store.clone());
-        let thread = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("a runtime for the Kubernetes fake");
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener)
-                    .expect("hand the fake's listener to tokio");
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(async {
-                        let _ = stopped.await;
-                    })
-                    .await
-                    .expect("serve the Kubernetes fake");
-            });
-        });
-        KubeFake {
-            addr,
-            store,
-            shutdown: Some(shutdown),
-            thread: Some(thread),
-        }
+        let server = FakeServer::start("the Kubernetes fake", app);
+        KubeFake { server, store }
     }
 
     /// The API server's URL, `http://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("http://{}", self.server.addr())
     }
 
     /// Writes a kubeconfig for `user` (whose bearer token is its name) into `dir` and
@@ -262,17 +233,6 @@ impl KubeFake {
 
     fn store(&self) -> MutexGuard<'_, Store> {
         lock(&self.store)
-    }
-}
-
-impl Drop for KubeFake {
-    fn drop(&mut self) {
-        if let Some(shutdown) = self.shutdown.take() {
-            let _ = shutdown.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 

@@ -40,6 +40,7 @@ mod cloudflare_fake;
 mod config;
 mod daemon;
 mod dig;
+mod fake_server;
 mod fault_proxy;
 mod faults;
 mod kube_fake;

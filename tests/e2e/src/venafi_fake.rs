@@ -18,10 +18,8 @@
 //! and process slowly ([`VenafiFake::processing_polls`]). It records every request.
 
 use std::collections::{HashMap, HashSet};
-use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::thread::JoinHandle;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -31,8 +29,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde_json::{Value, json};
 use tempfile::TempDir;
-use tokio::sync::oneshot;
 
+use crate::fake_server::FakeServer;
 use crate::tool;
 
 /// The policy folder the fake knows from the start.
@@ -89,11 +87,9 @@ type Shared = Arc<Mutex<Store>>;
 /// A running fake TPP on a free loopback port, stopped on drop.
 #[derive(Debug)]
 pub struct VenafiFake {
-    addr: SocketAddr,
+    server: FakeServer,
     store: Shared,
     ca: TempDir,
-    shutdown: Option<oneshot::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
 }
 
 impl VenafiFake {
@@ -102,17 +98,11 @@ impl VenafiFake {
         tool::require("openssl");
         let ca = tempfile::tempdir().expect("a directory for the fake TPP's CA");
         make_ca(ca.path());
-        let listener = TcpListener::bind(("127.0.0.1", 0)).expect("bind the TPP fake");
-        listener
-            .set_nonblocking(true)
-            .expect("make the TPP fake's listener non-blocking");
-        let addr = listener.local_addr().expect("the fake's address");
         let store: Shared = Arc::new(Mutex::new(Store {
             zones: vec![VENAFI_ZONE.to_string()],
             workdir: ca.path().to_path_buf(),
             ..Store::default()
         }));
-        let (shutdown, stopped) = oneshot::channel::<()>();
         let app = Router::new()
             .route("/vedauth/authorize/oauth", post(oauth))
             .route("/vedauth/authorize/token", post(refresh))
@@ -120,34 +110,13 @@ impl VenafiFake {
             .route("/vedsdk/certificates/retrieve", post(retrieve))
             .fallback(no_route)
             .with_state(store.clone());
-        let thread = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("a runtime for the TPP fake");
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener)
-                    .expect("hand the fake's listener to tokio");
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(async {
-                        let _ = stopped.await;
-                    })
-                    .await
-                    .expect("serve the TPP fake");
-            });
-        });
-        VenafiFake {
-            addr,
-            store,
-            ca,
-            shutdown: Some(shutdown),
-            thread: Some(thread),
-        }
+        let server = FakeServer::start("the TPP fake", app);
+        VenafiFake { server, store, ca }
     }
 
     /// The issuer's `url`: `http://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("http://{}", self.server.addr())
     }
 
     /// Issues a valid token pair (access, refresh) for [`VENAFI_CLIENT_ID`], as
@@ -234,17 +203,6 @@ impl VenafiFake {
 
     fn store(&self) -> MutexGuard<'_, Store> {
         lock(&self.store)
-    }
-}
-
-impl Drop for VenafiFake {
-    fn drop(&mut self) {
-        if let Some(shutdown) = self.shutdown.take() {
-            let _ = shutdown.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 
