@@ -186,18 +186,7 @@ async fn inspect(args: &InspectArgs, config: Option<&Config>) -> Result<Report, 
     }
     if let Some(name) = &args.cert {
         let config = config.ok_or("--cert needs the configuration file")?;
-        let Some(cert) = config.certificates.get(name) else {
-            let known: Vec<&str> = config.certificates.keys().map(String::as_str).collect();
-            return Err(format!(
-                "no certificate `{name}` in {} (configured: {})",
-                config.path.display(),
-                if known.is_empty() {
-                    "none".to_string()
-                } else {
-                    known.join(", ")
-                }
-            ));
-        };
+        let cert = config.certificate(name)?;
         wanted_names.clone_from(&cert.domains);
         for sink in &cert.sinks {
             materials.push(match sink {

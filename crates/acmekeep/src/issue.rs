@@ -35,18 +35,13 @@ enum Outcome {
 
 /// Runs the one-shot for the named certificates (all when `names` is empty).
 pub async fn run(config: &Config, names: &[String], force: bool) -> u8 {
-    let unknown: Vec<&String> = names
+    let unknown: Vec<String> = names
         .iter()
-        .filter(|n| !config.certificates.contains_key(*n))
+        .filter_map(|name| config.certificate(name).err())
         .collect();
     if !unknown.is_empty() {
-        let known: Vec<&str> = config.certificates.keys().map(String::as_str).collect();
-        for name in unknown {
-            eprintln!(
-                "error: no certificate named {name:?} in {} (configured: {})",
-                config.path.display(),
-                known.join(", ")
-            );
+        for message in unknown {
+            eprintln!("error: {message}");
         }
         return EXIT_USAGE;
     }

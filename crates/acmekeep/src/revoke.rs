@@ -68,14 +68,12 @@ impl From<Reason> for RevocationReason {
 /// Revokes the deployed certificate of `args.name`; returns the exit code.
 pub async fn run(config: &Config, args: &RevokeArgs) -> u8 {
     let name = args.name.as_str();
-    let Some(cert) = config.certificates.get(name) else {
-        let known: Vec<&str> = config.certificates.keys().map(String::as_str).collect();
-        eprintln!(
-            "error: no certificate named {name:?} in {} (configured: {})",
-            config.path.display(),
-            known.join(", ")
-        );
-        return EXIT_USAGE;
+    let cert = match config.certificate(name) {
+        Ok(cert) => cert,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return EXIT_USAGE;
+        }
     };
     let interactive = std::io::stdin().is_terminal();
     if !args.yes && !interactive {

@@ -476,6 +476,23 @@ mod tests {
     "#;
 
     #[test]
+    fn an_unknown_certificate_name_lists_the_configured_ones_and_the_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("acmekeep.toml");
+        std::fs::write(&path, GOOD).expect("write");
+        let config = load(&path).expect("load");
+        assert!(config.certificate("web").is_ok());
+        let err = config.certificate("wbe").expect_err("unknown");
+        assert_eq!(
+            err,
+            format!(
+                "no certificate named \"wbe\" in {} (configured: web)",
+                path.display()
+            )
+        );
+    }
+
+    #[test]
     fn an_acme_certificate_uses_the_only_solver() {
         assert_eq!(problems_of(ACME), Vec::<String>::new());
     }

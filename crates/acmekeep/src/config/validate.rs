@@ -1,6 +1,6 @@
 use std::collections::BTreeMap;
 
-use super::schema::{IssuerConfig, SinkConfig};
+use super::schema::{CertificateConfig, IssuerConfig, SinkConfig};
 use super::{Config, Problem};
 
 /// Cross-checks the entries: references resolve, names are usable, solvers fit the names.
@@ -135,6 +135,23 @@ pub(super) fn validate(config: &Config, problems: &mut Vec<Problem>) {
 }
 
 impl Config {
+    /// The certificate configured as `name`, or an error naming the file and listing the
+    /// certificates it configures, for commands that take certificate names.
+    pub fn certificate(&self, name: &str) -> Result<&CertificateConfig, String> {
+        self.certificates.get(name).ok_or_else(|| {
+            let known: Vec<&str> = self.certificates.keys().map(String::as_str).collect();
+            format!(
+                "no certificate named {name:?} in {} (configured: {})",
+                self.path.display(),
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                }
+            )
+        })
+    }
+
     /// The solver that proves `domain` of certificate `certificate`: the one the certificate
     /// names; else the solver whose `zones` selector matches the name most specifically
     /// (the longest zone equal to the name or a parent of it); else the only solver without

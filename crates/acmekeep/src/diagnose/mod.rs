@@ -157,19 +157,14 @@ pub struct DiagnoseArgs {
 /// code: 0 without an error finding, 1 with one, 2 for an unknown certificate or a
 /// configuration whose components cannot be built.
 pub async fn run(config: &Config, options: &DiagnoseArgs) -> u8 {
-    let unknown: Vec<&String> = options
+    let unknown: Vec<String> = options
         .names
         .iter()
-        .filter(|n| !config.certificates.contains_key(*n))
+        .filter_map(|name| config.certificate(name).err())
         .collect();
     if !unknown.is_empty() {
-        let known: Vec<&str> = config.certificates.keys().map(String::as_str).collect();
-        for name in unknown {
-            eprintln!(
-                "error: no certificate named {name:?} in {} (configured: {})",
-                config.path.display(),
-                known.join(", ")
-            );
+        for message in unknown {
+            eprintln!("error: {message}");
         }
         return EXIT_USAGE;
     }
