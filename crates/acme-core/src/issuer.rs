@@ -133,6 +133,13 @@ pub trait Issuer: Send + Sync {
     /// The configured name of this issuer, for messages.
     fn name(&self) -> &str;
 
+    /// Writes what the issuer keeps beside its certificates for consumers (a local CA's
+    /// trust bundle). Called by the commands that deliver (`run` at start and on reload,
+    /// `--issue`), never by the ones that only look (`check`, `status`, `diagnose`).
+    async fn publish(&self) -> Result<(), Error> {
+        Ok(())
+    }
+
     /// Signs the request, proving control of the names first where the issuer requires it.
     async fn issue(&self, request: &IssueRequest) -> Result<IssuedChain, Error>;
 

@@ -62,6 +62,7 @@ pub async fn run(config: &Config, names: &[String], force: bool) -> u8 {
     Journal::new(&config.daemon.state_dir)
         .sweep(&components.dns_solvers)
         .await;
+    let published = components.publish().await;
     let selected: Vec<(&String, &CertificateConfig)> = config
         .certificates
         .iter()
@@ -143,7 +144,10 @@ pub async fn run(config: &Config, names: &[String], force: bool) -> u8 {
     } else {
         println!("{issued} issued, {valid} still valid, {failed} failed");
     }
-    if failed > 0 || pending > 0 || kept > 0 {
+    if !published {
+        println!("an issuer could not publish its trust bundle (see the error above)");
+    }
+    if failed > 0 || pending > 0 || kept > 0 || !published {
         EXIT_FAILED
     } else {
         EXIT_OK

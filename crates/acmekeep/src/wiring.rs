@@ -30,6 +30,19 @@ pub struct Components {
 }
 
 impl Components {
+    /// Lets every issuer write what it keeps for consumers (a local CA's trust bundle);
+    /// each failure is logged. False when one failed.
+    pub async fn publish(&self) -> bool {
+        let mut ok = true;
+        for (name, issuer) in &self.issuers {
+            if let Err(err) = issuer.publish().await {
+                tracing::error!(issuer = %name, error = %err, "cannot publish");
+                ok = false;
+            }
+        }
+        ok
+    }
+
     /// Builds every component; a component that refuses its settings is a problem at its key.
     pub fn build(config: &Config) -> Result<Components, ConfigError> {
         let state_dir = &config.daemon.state_dir;

@@ -16,6 +16,7 @@ use x509_parser::public_key::PublicKey;
 use crate::Error;
 use crate::authority::{Authority, random_serial};
 use crate::config::{CaIssuerConfig, CaSource};
+use crate::trust::TrustBundle;
 
 /// An issuer that signs certificate requests with a local CA key pair.
 ///
@@ -24,6 +25,7 @@ use crate::config::{CaIssuerConfig, CaSource};
 /// renewal.
 pub struct CaIssuer {
     name: String,
+    trust_bundle: Option<TrustBundle>,
     validity: Duration,
     authority: Authority,
 }
@@ -35,7 +37,8 @@ impl CaIssuer {
     /// expired, and belongs to the key. With `generate = true`, uses the CA kept in
     /// `<state_dir>/ca/<name>/` (`ca.pem`, and `ca.key` with mode 0600 in a 0700
     /// directory), creating an ECDSA P-256 CA valid for 10 years there if none exists yet.
-    /// With `trust_bundle`, writes the CA's root and the `trust_also` certificates there.
+    /// With `trust_bundle`, reads the `trust_also` files and composes the bundle that
+    /// [`acme_core::Issuer::publish`] writes.
     pub fn new(name: String, config: CaIssuerConfig, state_dir: &Path) -> Result<CaIssuer, Error> {
         let authority = match config.source()? {
             CaSource::Files { cert, key } => Authority::from_files(&cert, &key)?,
@@ -49,11 +52,14 @@ impl CaIssuer {
                 Authority::generated(&state_dir.join("ca").join(&name), &common_name)?
             }
         };
-        if let Some(path) = &config.trust_bundle {
-            crate::trust::write_bundle(path, authority.ca_pem.as_deref(), &config.trust_also)?;
-        }
+        let trust_bundle = config
+            .trust_bundle
+            .as_deref()
+            .map(|path| TrustBundle::compose(path, authority.ca_pem.as_deref(), &config.trust_also))
+            .transpose()?;
         Ok(CaIssuer {
             name,
+            trust_bundle,
             validity: config.validity,
             authority,
         })
@@ -192,6 +198,16 @@ fn normalized(names: &[String]) -> Vec<String> {
 impl acme_core::Issuer for CaIssuer {
     fn name(&self) -> &str {
         &self.name
+    }
+
+    async fn publish(&self) -> Result<(), acme_core::Error> {
+        match &self.trust_bundle {
+            Some(bundle) => bundle.write().map_err(|source| acme_core::Error::Issuer {
+                issuer: self.name.clone(),
+                source: Box::new(source),
+            }),
+            None => Ok(()),
+        }
     }
 
     async fn issue(&self, request: &IssueRequest) -> Result<IssuedChain, acme_core::Error> {

@@ -516,14 +516,31 @@ fn debug_output_shows_no_key() {
     );
 }
 
-fn with_trust_bundle(state_dir: &Path, bundle: &Path, also: Vec<PathBuf>) -> CaIssuer {
+/// An issuer with a trust bundle, published as `run` and `--issue` do.
+async fn with_trust_bundle(state_dir: &Path, bundle: &Path, also: Vec<PathBuf>) -> CaIssuer {
     let config = CaIssuerConfig {
         generate: true,
         trust_bundle: Some(bundle.to_path_buf()),
         trust_also: also,
         ..Default::default()
     };
-    CaIssuer::new("internal".into(), config, state_dir).expect("issuer with a trust bundle")
+    let issuer =
+        CaIssuer::new("internal".into(), config, state_dir).expect("issuer with a trust bundle");
+    issuer.publish().await.expect("publish the trust bundle");
+    issuer
+}
+
+#[test]
+fn building_the_issuer_writes_no_trust_bundle_so_check_and_status_change_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bundle = dir.path().join("bundle.pem");
+    let config = CaIssuerConfig {
+        generate: true,
+        trust_bundle: Some(bundle.clone()),
+        ..Default::default()
+    };
+    CaIssuer::new("internal".into(), config, &dir.path().join("state")).expect("issuer");
+    assert!(!bundle.exists());
 }
 
 #[tokio::test]
@@ -531,7 +548,7 @@ async fn the_trust_bundle_holds_the_root_public_and_verifies_issued_leaves() {
     let dir = tempfile::tempdir().expect("tempdir");
     let bundle = dir.path().join("trust/internal-ca.pem");
     std::fs::create_dir(dir.path().join("trust")).expect("mkdir");
-    let issuer = with_trust_bundle(&dir.path().join("state"), &bundle, vec![]);
+    let issuer = with_trust_bundle(&dir.path().join("state"), &bundle, vec![]).await;
 
     let written = std::fs::read_to_string(&bundle).expect("bundle written");
     assert_eq!(der(&written), der(issuer.ca_pem()));
@@ -544,8 +561,8 @@ async fn the_trust_bundle_holds_the_root_public_and_verifies_issued_leaves() {
     openssl_verify(&written, &issued.chain_pem, &issued.cert_pem);
 }
 
-#[test]
-fn during_a_rotation_the_trust_bundle_holds_both_cas_and_drops_expired_ones() {
+#[tokio::test]
+async fn during_a_rotation_the_trust_bundle_holds_both_cas_and_drops_expired_ones() {
     let dir = tempfile::tempdir().expect("tempdir");
     let next_key = KeyType::EcdsaP256.generate().expect("key");
     let next = dir.path().join("next-ca.pem");
@@ -566,7 +583,8 @@ fn during_a_rotation_the_trust_bundle_holds_both_cas_and_drops_expired_ones() {
         &dir.path().join("state"),
         &bundle,
         vec![next.clone(), expired, next],
-    );
+    )
+    .await;
 
     let written = std::fs::read_to_string(&bundle).expect("bundle written");
     let certs = acme_core::split_pem_certificates(&written).expect("pem");
@@ -578,18 +596,18 @@ fn during_a_rotation_the_trust_bundle_holds_both_cas_and_drops_expired_ones() {
     );
 }
 
-#[test]
-fn a_trust_bundle_is_not_rewritten_when_nothing_changed() {
+#[tokio::test]
+async fn a_trust_bundle_is_not_rewritten_when_nothing_changed() {
     let dir = tempfile::tempdir().expect("tempdir");
     let bundle = dir.path().join("bundle.pem");
     let state = dir.path().join("state");
-    with_trust_bundle(&state, &bundle, vec![]);
+    with_trust_bundle(&state, &bundle, vec![]).await;
     let first = std::fs::metadata(&bundle)
         .expect("stat")
         .modified()
         .expect("mtime");
     std::thread::sleep(Duration::from_millis(20));
-    with_trust_bundle(&state, &bundle, vec![]);
+    with_trust_bundle(&state, &bundle, vec![]).await;
     let second = std::fs::metadata(&bundle)
         .expect("stat")
         .modified()

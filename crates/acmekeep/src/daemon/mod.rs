@@ -66,6 +66,7 @@ pub async fn run(config: Config) -> u8 {
     Journal::new(&config.daemon.state_dir)
         .sweep(&components.dns_solvers)
         .await;
+    components.publish().await;
     let server = match MetricsServer::bind(config.daemon.listen_metrics).await {
         Ok(server) => server,
         Err(err) => {
@@ -173,7 +174,7 @@ pub async fn run(config: Config) -> u8 {
             },
             _ = hup.recv() => {
                 notify(&[sd_notify::NotifyState::Reloading]);
-                if let Some(fresh) = reload(&path, &context) {
+                if let Some(fresh) = reload(&path, &context).await {
                     let now = SystemTime::now();
                     for (name, cert) in &context.config.certificates {
                         match fresh.config.certificates.get(name) {
@@ -267,7 +268,7 @@ async fn term_ended(term: &Option<CancellationToken>) {
 }
 
 /// Loads and builds the configuration anew; on any problem logs it and keeps the old one.
-fn reload(path: &Path, old: &Arc<Context>) -> Option<Arc<Context>> {
+async fn reload(path: &Path, old: &Arc<Context>) -> Option<Arc<Context>> {
     let config = match config::load(path) {
         Ok(config) => config,
         Err(err) => {
@@ -288,6 +289,7 @@ fn reload(path: &Path, old: &Arc<Context>) -> Option<Arc<Context>> {
             return None;
         }
     };
+    components.publish().await;
     tracing::info!(
         certificates = config.certificates.len(),
         "configuration reloaded"
