@@ -69,17 +69,7 @@ impl Journal {
     }
 
     fn entries(&self) -> Vec<Entry> {
-        match std::fs::read(&self.path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|err| {
-                tracing::warn!(path = %self.path.display(), error = %err, "unreadable challenge journal; ignoring it");
-                Vec::new()
-            }),
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-            Err(err) => {
-                tracing::warn!(path = %self.path.display(), error = %err, "cannot read the challenge journal");
-                Vec::new()
-            }
-        }
+        crate::state::read_json(&self.path).unwrap_or_default()
     }
 
     /// Applies `change` to the entries and writes them back (the file is removed when empty).
