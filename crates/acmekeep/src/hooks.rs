@@ -10,6 +10,8 @@
 //! What a hook learns about the certificate comes through `ACMEKEEP_*` environment
 //! variables (see [`HookEnv`]); variables a stage does not define are removed, so a value
 //! inherited from acmekeep's own environment is never mistaken for one about the certificate.
+//! The `ACMEKEEP__…` configuration overrides are removed too: they may hold secrets. Output
+//! is logged [printable](acme_core::printable): control characters escaped.
 
 use std::fmt;
 use std::path::Path;
@@ -245,6 +247,9 @@ async fn run_one(
         .stderr(Stdio::piped())
         .process_group(0)
         .kill_on_drop(true);
+    for name in acme_core::config_override_vars() {
+        cmd.env_remove(name);
+    }
     for (key, value) in vars {
         match value {
             Some(value) => cmd.env(key, value),
@@ -433,7 +438,7 @@ impl OutputLog {
     fn emit(&mut self) {
         if self.logged < MAX_LINES {
             let text = String::from_utf8_lossy(&self.line);
-            let text = text.strip_suffix('\r').unwrap_or(&text);
+            let text = acme_core::printable(text.strip_suffix('\r').unwrap_or(&text));
             let more = match self.cut {
                 0 => String::new(),
                 cut => format!(" … ({cut} more bytes)"),

@@ -90,7 +90,11 @@ impl ExecProvider {
         let fqdn = format!("{}.", fqdn.trim_end_matches('.'));
         let _running = self.running.lock().await;
         tracing::debug!(command = %self.command.display(), action, %fqdn, %value, "running the DNS command");
-        let mut child = Command::new(&self.command)
+        let mut command = Command::new(&self.command);
+        for name in acme_core::config_override_vars() {
+            command.env_remove(name);
+        }
+        let mut child = command
             .args([action, &fqdn, value])
             .envs(self.env.iter().map(|(name, value)| (name, value.expose())))
             .env("ACMEKEEP_ZONE", zone)
@@ -124,7 +128,7 @@ impl ExecProvider {
         let stdout = drain(stdout).await;
         let stderr = last_lines(&drain(stderr).await);
         if !stdout.is_empty() {
-            tracing::debug!(command = %self.command.display(), action, stdout = %String::from_utf8_lossy(&stdout), "DNS command output");
+            tracing::debug!(command = %self.command.display(), action, stdout = %acme_core::printable(&String::from_utf8_lossy(&stdout)), "DNS command output");
         }
         match finished {
             Err(_) => Err(Error::Timeout {
@@ -229,14 +233,14 @@ async fn drain(reader: Option<tokio::task::JoinHandle<Vec<u8>>>) -> Vec<u8> {
     }
 }
 
-/// The last [`STDERR_LINES`] non-empty lines of `output`.
+/// The last [`STDERR_LINES`] non-empty lines of `output`, printable (line breaks escaped).
 fn last_lines(output: &[u8]) -> String {
     let text = String::from_utf8_lossy(output);
     let lines: Vec<&str> = text
         .lines()
         .filter(|line| !line.trim().is_empty())
         .collect();
-    lines[lines.len().saturating_sub(STDERR_LINES)..].join("\n")
+    acme_core::printable(&lines[lines.len().saturating_sub(STDERR_LINES)..].join("\n"))
 }
 
 #[cfg(test)]
