@@ -31,7 +31,8 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 /// the background may hold the pipes open for much longer.
 const OUTPUT_GRACE: Duration = Duration::from_secs(1);
 /// The longest line of output logged; the rest of a longer line is counted, not logged.
-const MAX_LINE_BYTES: usize = 1024;
+/// No longer than what [`acme_core::printable`] prints whole.
+const MAX_LINE_BYTES: usize = acme_core::MAX_REMOTE_TEXT;
 /// The most lines logged per stream of one command; further lines are counted.
 const MAX_LINES: usize = 100;
 
@@ -656,7 +657,11 @@ mod tests {
         .await
         .expect("hook runs");
         let logs = logged(&logs);
-        let long = format!("{} … (3976 more bytes)", "x".repeat(MAX_LINE_BYTES));
+        let long = format!(
+            "{} … ({} more bytes)",
+            "x".repeat(MAX_LINE_BYTES),
+            5000 - MAX_LINE_BYTES
+        );
         assert!(logs.contains(&long), "{logs}");
         assert!(logs.contains(": 99 stage=deploy"), "{logs}");
         assert!(!logs.contains(": 100 stage=deploy"), "{logs}");

@@ -369,10 +369,12 @@ mod tests {
     }
 
     #[test]
-    fn error_output_is_bounded_to_the_last_lines() {
-        let many: String = (1..=100).map(|n| format!("line {n}\n")).collect();
+    fn error_output_is_bounded_to_the_last_lines_on_one_printable_line() {
+        let many: String = (1..=100).map(|n| format!("line {n}\r\n")).collect();
         let tail = last_lines(many.as_bytes());
-        assert_eq!(tail.lines().count(), STDERR_LINES);
+        assert_eq!(tail.lines().count(), 1, "{tail}");
+        assert_eq!(tail.split("\\n").count(), STDERR_LINES, "{tail}");
+        assert!(!tail.contains('\r'), "{tail}");
         assert!(tail.ends_with("line 100"));
         assert!(tail.starts_with("line 81"));
     }
