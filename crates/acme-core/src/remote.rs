@@ -79,7 +79,64 @@ pub fn check_plain_http(key: &str, url: &str, allow_insecure_http: bool) -> Resu
 
 #[cfg(test)]
 mod tests {
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+
     use super::*;
+
+    /// Serves `answers` in order, one connection each, on a free loopback port.
+    fn serve(answers: Vec<String>) -> u16 {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        std::thread::spawn(move || {
+            for answer in answers {
+                let Ok((mut stream, _)) = listener.accept() else {
+                    return;
+                };
+                let mut head = [0u8; 4096];
+                let _ = stream.read(&mut head);
+                let _ = stream.write_all(answer.as_bytes());
+            }
+        });
+        port
+    }
+
+    fn redirect_to(location: &str) -> String {
+        format!(
+            "HTTP/1.1 307 Temporary Redirect\r\nlocation: {location}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+        )
+    }
+
+    #[tokio::test]
+    async fn a_redirect_within_the_origin_is_followed_and_one_elsewhere_is_refused() {
+        let ok = "HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok".to_string();
+        let client = https_client(None, Duration::from_secs(10)).expect("client");
+
+        let port = serve(vec![redirect_to("/next"), ok]);
+        let answer = client
+            .post(format!("http://127.0.0.1:{port}/first"))
+            .body("payload")
+            .send()
+            .await
+            .expect("same origin is followed");
+        assert_eq!(answer.status(), 200);
+
+        let elsewhere = serve(Vec::new());
+        let port = serve(vec![redirect_to(&format!(
+            "http://127.0.0.1:{elsewhere}/x"
+        ))]);
+        let err = client
+            .post(format!("http://127.0.0.1:{port}/first"))
+            .body("payload")
+            .send()
+            .await
+            .expect_err("another port is another origin");
+        let text = format!("{err:?}");
+        assert!(
+            text.contains("refused to follow a redirect to another origin"),
+            "{text}"
+        );
+    }
 
     #[test]
     fn https_and_loopback_http_pass_and_other_http_is_refused_naming_key_and_opt_in() {
