@@ -23,6 +23,7 @@
 //! ```
 
 mod acme;
+mod child_env;
 mod csr;
 mod dns;
 pub mod duration;
@@ -32,14 +33,17 @@ mod inspect;
 mod issuer;
 mod key;
 pub mod policy;
+mod remote;
 mod secret;
 mod sink;
 mod solver;
+mod text;
 mod tls;
 
 pub use tokio_util::sync::CancellationToken;
 
 pub use acme::{AcmeConfig, AcmeIssuer, DIRECTORY_ALIASES, EabConfig, resolve_directory};
+pub use child_env::{CONFIG_OVERRIDE_PREFIX, config_override_vars};
 pub use csr::build_csr;
 pub use dns::{CHALLENGE_TTL, DnsProvider};
 pub use error::{BoxError, Error};
@@ -47,7 +51,9 @@ pub use fsutil::{ensure_private_dir, write_atomic};
 pub use inspect::{CertInfo, der_to_pem, split_pem_certificates};
 pub use issuer::{IssueRequest, IssuedChain, Issuer, RenewalWindow, RevocationReason};
 pub use key::{KeyType, PrivateKeyPem};
+pub use remote::{check_plain_http, https_client};
 pub use secret::Secret;
 pub use sink::{Bundle, Sink, SinkFiles};
 pub use solver::{Challenge, ChallengeKind, Solver};
+pub use text::{MAX_REMOTE_TEXT, printable};
 pub use tls::tls_client_config;

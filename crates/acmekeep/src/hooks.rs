@@ -10,6 +10,8 @@
 //! What a hook learns about the certificate comes through `ACMEKEEP_*` environment
 //! variables (see [`HookEnv`]); variables a stage does not define are removed, so a value
 //! inherited from acmekeep's own environment is never mistaken for one about the certificate.
+//! The `ACMEKEEP__…` configuration overrides are removed too: they may hold secrets. Output
+//! is logged [printable](acme_core::printable): control characters escaped.
 
 use std::fmt;
 use std::path::Path;
@@ -29,7 +31,8 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 /// the background may hold the pipes open for much longer.
 const OUTPUT_GRACE: Duration = Duration::from_secs(1);
 /// The longest line of output logged; the rest of a longer line is counted, not logged.
-const MAX_LINE_BYTES: usize = 1024;
+/// No longer than what [`acme_core::printable`] prints whole.
+const MAX_LINE_BYTES: usize = acme_core::MAX_REMOTE_TEXT;
 /// The most lines logged per stream of one command; further lines are counted.
 const MAX_LINES: usize = 100;
 
@@ -245,6 +248,9 @@ async fn run_one(
         .stderr(Stdio::piped())
         .process_group(0)
         .kill_on_drop(true);
+    for name in acme_core::config_override_vars() {
+        cmd.env_remove(name);
+    }
     for (key, value) in vars {
         match value {
             Some(value) => cmd.env(key, value),
@@ -433,7 +439,7 @@ impl OutputLog {
     fn emit(&mut self) {
         if self.logged < MAX_LINES {
             let text = String::from_utf8_lossy(&self.line);
-            let text = text.strip_suffix('\r').unwrap_or(&text);
+            let text = acme_core::printable(text.strip_suffix('\r').unwrap_or(&text));
             let more = match self.cut {
                 0 => String::new(),
                 cut => format!(" … ({cut} more bytes)"),
@@ -651,7 +657,11 @@ mod tests {
         .await
         .expect("hook runs");
         let logs = logged(&logs);
-        let long = format!("{} … (3976 more bytes)", "x".repeat(MAX_LINE_BYTES));
+        let long = format!(
+            "{} … ({} more bytes)",
+            "x".repeat(MAX_LINE_BYTES),
+            5000 - MAX_LINE_BYTES
+        );
         assert!(logs.contains(&long), "{logs}");
         assert!(logs.contains(": 99 stage=deploy"), "{logs}");
         assert!(!logs.contains(": 100 stage=deploy"), "{logs}");

@@ -10,6 +10,7 @@ mod inspect;
 mod issue;
 mod journal;
 mod lifecycle;
+mod limits;
 mod logging;
 mod observe;
 mod providers;
@@ -36,6 +37,7 @@ fn main() -> ExitCode {
 fn run() -> u8 {
     let cli = cli::Cli::parse();
     logging::init(cli.log_format, cli.verbose);
+    limits::raise_open_files_limit();
     if rustls::crypto::aws_lc_rs::default_provider()
         .install_default()
         .is_err()

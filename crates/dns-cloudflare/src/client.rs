@@ -105,15 +105,18 @@ impl Failure {
         }
     }
 
+    /// Cloudflare's errors, or the body when it gave none; printable.
     fn describe(&self) -> String {
         if self.errors.is_empty() {
-            return self.body.chars().take(300).collect();
+            return acme_core::printable(&self.body);
         }
-        self.errors
+        let joined = self
+            .errors
             .iter()
             .map(|e| format!("code {}: {}", e.code, e.message))
             .collect::<Vec<_>>()
-            .join("; ")
+            .join("; ");
+        acme_core::printable(&joined)
     }
 }
 
@@ -129,12 +132,8 @@ pub(crate) struct Client {
 
 impl Client {
     pub(crate) fn new(base_url: &str, token: Secret) -> Result<Client, Error> {
-        let tls = acme_core::tls_client_config(None).map_err(|e| Error::Client(e.to_string()))?;
-        let http = reqwest::Client::builder()
-            .use_preconfigured_tls(tls)
-            .timeout(REQUEST_TIMEOUT)
-            .build()
-            .map_err(|e| Error::Client(chain(&e)))?;
+        let http = acme_core::https_client(None, REQUEST_TIMEOUT)
+            .map_err(|e| Error::Client(e.to_string()))?;
         Ok(Client {
             http,
             base_url: base_url.trim_end_matches('/').to_string(),

@@ -13,6 +13,11 @@ pub struct Config {
     /// The zone's id; when absent it is looked up by the zone's name.
     #[serde(default)]
     pub zone_id: Option<String>,
+    /// Accept a plain `http://` URL to a host that is not a loopback address (dangerous:
+    /// credentials and certificates cross the network unencrypted; warned about at every
+    /// start). Default `false`: `http://` only to `127.0.0.0/8`, `::1` or `localhost`.
+    #[serde(default)]
+    pub allow_insecure_http: bool,
 }
 
 /// The public Cloudflare v4 API.

@@ -12,6 +12,9 @@ pub enum Error {
         /// What is wrong with it.
         reason: &'static str,
     },
+    /// `api_url` is plain HTTP to a host that is not loopback, and that is not allowed.
+    #[error("{0}")]
+    PlainHttp(String),
     /// The API token reference could not be resolved.
     #[error("api_token: {0}")]
     ApiToken(acme_core::Error),

@@ -42,6 +42,8 @@ impl CloudflareProvider {
                 reason: "must be an http:// or https:// URL with a host",
             });
         }
+        acme_core::check_plain_http("api_url", url, config.allow_insecure_http)
+            .map_err(Error::PlainHttp)?;
         if let Some(id) = &config.zone_id
             && (id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric()))
         {
@@ -182,6 +184,7 @@ mod tests {
             api_token: api_token.to_string(),
             api_url: api_url.to_string(),
             zone_id: zone_id.map(str::to_string),
+            allow_insecure_http: false,
         }
     }
 
@@ -202,6 +205,12 @@ mod tests {
                 "zone_id \"example.com\": must be the zone's id (letters and digits, as shown on the zone's overview page)",
             ),
             (config("", api, None), "api_token \"\": must not be empty"),
+            (
+                config("t", "http://cf.example.test/client/v4", None),
+                "api_url \"http://cf.example.test/client/v4\" is plain http:// to a host that is not a \
+                 loopback address, which would send credentials and certificates unencrypted: use \
+                 https://, or set allow_insecure_http = true beside it to accept that",
+            ),
             (
                 config("env:ACMEKEEP_TEST_CF_SURELY_UNSET", api, None),
                 "api_token: secret env:ACMEKEEP_TEST_CF_SURELY_UNSET: the environment variable is not set",

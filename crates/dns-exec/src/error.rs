@@ -65,7 +65,7 @@ fn stderr_suffix(stderr: &str) -> String {
     if stderr.is_empty() {
         String::new()
     } else {
-        format!("; stderr:\n{stderr}")
+        format!("; stderr: {stderr}")
     }
 }
 

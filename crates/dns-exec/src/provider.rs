@@ -90,7 +90,11 @@ impl ExecProvider {
         let fqdn = format!("{}.", fqdn.trim_end_matches('.'));
         let _running = self.running.lock().await;
         tracing::debug!(command = %self.command.display(), action, %fqdn, %value, "running the DNS command");
-        let mut child = Command::new(&self.command)
+        let mut command = Command::new(&self.command);
+        for name in acme_core::config_override_vars() {
+            command.env_remove(name);
+        }
+        let mut child = command
             .args([action, &fqdn, value])
             .envs(self.env.iter().map(|(name, value)| (name, value.expose())))
             .env("ACMEKEEP_ZONE", zone)
@@ -124,7 +128,7 @@ impl ExecProvider {
         let stdout = drain(stdout).await;
         let stderr = last_lines(&drain(stderr).await);
         if !stdout.is_empty() {
-            tracing::debug!(command = %self.command.display(), action, stdout = %String::from_utf8_lossy(&stdout), "DNS command output");
+            tracing::debug!(command = %self.command.display(), action, stdout = %acme_core::printable(&String::from_utf8_lossy(&stdout)), "DNS command output");
         }
         match finished {
             Err(_) => Err(Error::Timeout {
@@ -229,14 +233,14 @@ async fn drain(reader: Option<tokio::task::JoinHandle<Vec<u8>>>) -> Vec<u8> {
     }
 }
 
-/// The last [`STDERR_LINES`] non-empty lines of `output`.
+/// The last [`STDERR_LINES`] non-empty lines of `output`, printable (line breaks escaped).
 fn last_lines(output: &[u8]) -> String {
     let text = String::from_utf8_lossy(output);
     let lines: Vec<&str> = text
         .lines()
         .filter(|line| !line.trim().is_empty())
         .collect();
-    lines[lines.len().saturating_sub(STDERR_LINES)..].join("\n")
+    acme_core::printable(&lines[lines.len().saturating_sub(STDERR_LINES)..].join("\n"))
 }
 
 #[cfg(test)]
@@ -365,10 +369,12 @@ mod tests {
     }
 
     #[test]
-    fn error_output_is_bounded_to_the_last_lines() {
-        let many: String = (1..=100).map(|n| format!("line {n}\n")).collect();
+    fn error_output_is_bounded_to_the_last_lines_on_one_printable_line() {
+        let many: String = (1..=100).map(|n| format!("line {n}\r\n")).collect();
         let tail = last_lines(many.as_bytes());
-        assert_eq!(tail.lines().count(), STDERR_LINES);
+        assert_eq!(tail.lines().count(), 1, "{tail}");
+        assert_eq!(tail.split("\\n").count(), STDERR_LINES, "{tail}");
+        assert!(!tail.contains('\r'), "{tail}");
         assert!(tail.ends_with("line 100"));
         assert!(tail.starts_with("line 81"));
     }

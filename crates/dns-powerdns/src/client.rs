@@ -61,12 +61,8 @@ pub(crate) struct Client {
 
 impl Client {
     pub(crate) fn new(base_url: &str, server_id: &str, api_key: Secret) -> Result<Client, Error> {
-        let tls = acme_core::tls_client_config(None).map_err(|e| Error::Client(e.to_string()))?;
-        let http = reqwest::Client::builder()
-            .use_preconfigured_tls(tls)
-            .timeout(REQUEST_TIMEOUT)
-            .build()
-            .map_err(|e| Error::Client(chain(&e)))?;
+        let http = acme_core::https_client(None, REQUEST_TIMEOUT)
+            .map_err(|e| Error::Client(e.to_string()))?;
         Ok(Client {
             http,
             base_url: base_url.trim_end_matches('/').to_string(),
@@ -189,15 +185,15 @@ impl Client {
     }
 }
 
-/// PowerDNS's `{"error": "…"}` text, or the body itself (bounded) when it is not that.
+/// PowerDNS's `{"error": "…"}` text, or the body itself when it is not that; printable.
 fn api_message(body: &[u8]) -> String {
     #[derive(Deserialize)]
     struct ApiError {
         error: String,
     }
     match serde_json::from_slice::<ApiError>(body) {
-        Ok(err) => err.error,
-        Err(_) => String::from_utf8_lossy(body).chars().take(300).collect(),
+        Ok(err) => acme_core::printable(&err.error),
+        Err(_) => acme_core::printable(&String::from_utf8_lossy(body)),
     }
 }
 

@@ -11,6 +11,11 @@ pub struct Config {
     /// The server id in API paths; `localhost` unless PowerDNS sits behind a proxy that says otherwise.
     #[serde(default = "default_server_id")]
     pub server_id: String,
+    /// Accept a plain `http://` URL to a host that is not a loopback address (dangerous:
+    /// credentials and certificates cross the network unencrypted; warned about at every
+    /// start). Default `false`: `http://` only to `127.0.0.0/8`, `::1` or `localhost`.
+    #[serde(default)]
+    pub allow_insecure_http: bool,
 }
 
 fn default_server_id() -> String {

@@ -47,6 +47,8 @@ impl PowerDnsProvider {
                 reason: "write the server's base URL without /api/v1",
             });
         }
+        acme_core::check_plain_http("api_url", url, config.allow_insecure_http)
+            .map_err(Error::PlainHttp)?;
         if config.server_id.is_empty() || config.server_id.contains('/') {
             return Err(Error::Config {
                 key: "server_id",
@@ -152,6 +154,7 @@ mod tests {
             api_url: api_url.to_string(),
             api_key: api_key.to_string(),
             server_id: server_id.to_string(),
+            allow_insecure_http: false,
         }
     }
 
@@ -171,16 +174,22 @@ mod tests {
                 "api_url \"http://pdns:8081/api/v1\": write the server's base URL without /api/v1",
             ),
             (
-                config("http://pdns:8081", "k", ""),
+                config("http://pdns:8081", "k", "localhost"),
+                "api_url \"http://pdns:8081\" is plain http:// to a host that is not a loopback address, \
+                 which would send credentials and certificates unencrypted: use https://, or set \
+                 allow_insecure_http = true beside it to accept that",
+            ),
+            (
+                config("https://pdns:8081", "k", ""),
                 "server_id \"\": must be a non-empty id without '/' (usually localhost)",
             ),
             (
-                config("http://pdns:8081", "", "localhost"),
+                config("https://pdns:8081", "", "localhost"),
                 "api_key \"\": must not be empty",
             ),
             (
                 config(
-                    "http://pdns:8081",
+                    "https://pdns:8081",
                     "env:ACMEKEEP_TEST_PDNS_SURELY_UNSET",
                     "localhost",
                 ),
@@ -224,8 +233,9 @@ mod tests {
 
     #[test]
     fn debug_output_never_shows_the_key() {
-        let provider = PowerDnsProvider::new(config("http://pdns:8081", "s3cret-key", "localhost"))
-            .expect("valid config");
+        let provider =
+            PowerDnsProvider::new(config("https://pdns:8081", "s3cret-key", "localhost"))
+                .expect("valid config");
         assert!(!format!("{provider:?}").contains("s3cret"));
     }
 }

@@ -69,13 +69,8 @@ impl Client {
         ca_bundle: Option<&Path>,
         timeout: Duration,
     ) -> Result<Client, Error> {
-        let tls =
-            acme_core::tls_client_config(ca_bundle).map_err(|e| Error::Client(e.to_string()))?;
-        let http = reqwest::Client::builder()
-            .use_preconfigured_tls(tls)
-            .timeout(timeout)
-            .build()
-            .map_err(|e| Error::Client(chain(&e)))?;
+        let http = acme_core::https_client(ca_bundle, timeout)
+            .map_err(|e| Error::Client(e.to_string()))?;
         Ok(Client {
             http,
             base_url,
@@ -200,7 +195,7 @@ impl Client {
     }
 }
 
-/// Vault's `{"errors": [...]}` joined, or the start of a body that is not one.
+/// Vault's `{"errors": [...]}` joined, or the start of a body that is not one, printable.
 fn failure(status: u16, body: &[u8]) -> Failure {
     let errors = match serde_json::from_slice::<Envelope<serde_json::Value>>(body) {
         Ok(Envelope {
@@ -212,9 +207,12 @@ fn failure(status: u16, body: &[u8]) -> Failure {
             .collect::<Vec<_>>()
             .join("; "),
         _ if body.is_empty() => "(empty body)".to_string(),
-        _ => String::from_utf8_lossy(body).chars().take(300).collect(),
+        _ => String::from_utf8_lossy(body).into_owned(),
     };
-    Failure { status, errors }
+    Failure {
+        status,
+        errors: acme_core::printable(&errors),
+    }
 }
 
 /// One of Vault's errors on one line: a multi-error ("1 error occurred:\n\t* permission
@@ -258,9 +256,13 @@ mod tests {
             vault.errors,
             "common name x not allowed by this role; second"
         );
-        let html = failure(502, "<html>bad gateway</html>".repeat(50).as_bytes());
-        assert!(html.errors.starts_with("<html>bad gateway"));
-        assert_eq!(html.errors.chars().count(), 300);
+        let html = failure(502, "<html>bad gateway</html>\r\n".repeat(100).as_bytes());
+        assert!(
+            html.errors
+                .starts_with(r"<html>bad gateway</html>\r\n<html>")
+        );
+        assert!(html.errors.ends_with('…'), "{}", html.errors);
+        assert!(!html.errors.contains(['\r', '\n']), "{}", html.errors);
         assert_eq!(failure(404, b"").errors, "(empty body)");
         let multi = failure(
             403,

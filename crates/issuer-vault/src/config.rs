@@ -57,6 +57,11 @@ pub struct VaultIssuerConfig {
         deserialize_with = "acme_core::duration::deserialize"
     )]
     pub timeout: Duration,
+    /// Accept a plain `http://` URL to a host that is not a loopback address (dangerous:
+    /// credentials and certificates cross the network unencrypted; warned about at every
+    /// start). Default `false`: `http://` only to `127.0.0.0/8`, `::1` or `localhost`.
+    #[serde(default)]
+    pub allow_insecure_http: bool,
 }
 
 /// AppRole login (`auth/<mount>/login` with a role id and a secret id).
@@ -125,6 +130,7 @@ impl fmt::Debug for VaultIssuerConfig {
             .field("ca_bundle", &self.ca_bundle)
             .field("ttl", &self.ttl.map(humantime::format_duration))
             .field("timeout", &humantime::format_duration(self.timeout))
+            .field("allow_insecure_http", &self.allow_insecure_http)
             .finish()
     }
 }
@@ -256,7 +262,8 @@ impl VaultIssuerConfig {
         }
     }
 
-    /// The base URL without a trailing slash, checked to be http(s).
+    /// The base URL without a trailing slash, checked to be https (or http where allowed,
+    /// see [`acme_core::check_plain_http`]).
     pub(crate) fn base_url(&self) -> Result<String, Error> {
         let url = reqwest::Url::parse(&self.url).map_err(|e| {
             Error::Config(format!(
@@ -270,6 +277,8 @@ impl VaultIssuerConfig {
                 self.url
             )));
         }
+        acme_core::check_plain_http("url", &self.url, self.allow_insecure_http)
+            .map_err(Error::Config)?;
         let base = self.url.trim_end_matches('/');
         if base.ends_with("/v1") {
             return Err(Error::Config(format!(

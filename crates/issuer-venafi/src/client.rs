@@ -76,8 +76,13 @@ impl Answer {
     }
 
     /// What TPP said went wrong: its `Error`, its OAuth `error`/`error_description`, its
-    /// `Status`/`Stage`, or the start of the body.
+    /// `Status`/`Stage`, or the start of the body; printable.
     pub(crate) fn detail(&self) -> String {
+        acme_core::printable(&self.said())
+    }
+
+    /// What TPP said, as it said it.
+    fn said(&self) -> String {
         let field = |name: &str| self.json.get(name).and_then(Value::as_str);
         if let Some(error) = field("Error").filter(|e| !e.is_empty()) {
             return error.to_string();
@@ -94,7 +99,7 @@ impl Answer {
                 None => status.to_string(),
             };
         }
-        let text: String = self.text.trim().chars().take(300).collect();
+        let text = self.text.trim().to_string();
         if text.is_empty() {
             self.status
                 .canonical_reason()
@@ -127,13 +132,8 @@ impl Client {
         ca_bundle: Option<&Path>,
         dir: &Path,
     ) -> Result<Client, Error> {
-        let tls =
-            acme_core::tls_client_config(ca_bundle).map_err(|e| Error::Client(e.to_string()))?;
-        let http = reqwest::Client::builder()
-            .use_preconfigured_tls(tls)
-            .timeout(REQUEST_TIMEOUT)
-            .build()
-            .map_err(|e| Error::Client(chain(&e)))?;
+        let http = acme_core::https_client(ca_bundle, REQUEST_TIMEOUT)
+            .map_err(|e| Error::Client(e.to_string()))?;
         let token_file = dir.join("token.json");
         let tokens = match &auth {
             Auth::Token { access, refresh } => {

@@ -65,6 +65,11 @@ pub struct VenafiConfig {
         deserialize_with = "acme_core::duration::deserialize"
     )]
     pub timeout: Duration,
+    /// Accept a plain `http://` URL to a host that is not a loopback address (dangerous:
+    /// credentials and certificates cross the network unencrypted; warned about at every
+    /// start). Default `false`: `http://` only to `127.0.0.0/8`, `::1` or `localhost`.
+    #[serde(default)]
+    pub allow_insecure_http: bool,
 }
 
 /// One TPP custom field and its values (`{ name = "Cost Center", values = ["CC-1042"] }`).
@@ -90,6 +95,7 @@ impl fmt::Debug for VenafiConfig {
             .field("custom_fields", &self.custom_fields)
             .field("ca_bundle", &self.ca_bundle)
             .field("timeout", &humantime::format_duration(self.timeout))
+            .field("allow_insecure_http", &self.allow_insecure_http)
             .finish()
     }
 }
@@ -169,6 +175,7 @@ impl VenafiConfig {
                 self.url
             )));
         }
+        acme_core::check_plain_http("url", url, self.allow_insecure_http).map_err(config)?;
         let zone = policy_dn(&self.zone).ok_or_else(|| {
             config(format!(
                 "zone {:?}: must name a policy folder, e.g. \"\\\\VED\\\\Policy\\\\Web\"",

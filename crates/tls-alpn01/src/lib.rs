@@ -8,9 +8,11 @@
 //! built-in listener (tokio-rustls on aws-lc-rs) that generates such a certificate, with a
 //! fresh P-256 key, for each presented challenge, completes a handshake only for
 //! `acme-tls/1` and a presented name, and closes every connection right after it. The
-//! listener binds on the first `present` and keeps listening while the solver lives, so
-//! several certificates of one run share it; dropping the solver or calling
-//! [`TlsAlpn01Solver::shutdown`] closes it.
+//! listener binds on the first `present` and keeps listening while any challenge is
+//! presented, so several certificates issued at once share it; cleaning up the last
+//! challenge, dropping the solver or calling [`TlsAlpn01Solver::shutdown`] closes it. At most
+//! 128 connections are open at once (a further one closes the oldest), each for at most
+//! ten seconds.
 //!
 //! It does not serve any other TLS traffic, so it cannot share port 443 with a running web
 //! server (use http-01 or dns-01 there), does not answer wildcard names (RFC 8737 forbids

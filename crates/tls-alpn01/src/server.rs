@@ -1,8 +1,15 @@
 //! The challenge listener: a TLS server that completes a handshake only for `acme-tls/1`
 //! with the SNI of a presented name, serving that name's challenge certificate, and closes
 //! the connection right after.
+//!
+//! It listens only while a challenge is presented: bound by the first `present`, closed when
+//! the last presented challenge is removed. Its bounds: a connection lives at most
+//! [`HANDSHAKE_TIMEOUT`], and at most [`MAX_CONNECTIONS`] are open at once; a further one
+//! closes the oldest. A validator completes its handshake within milliseconds of
+//! connecting, so the oldest connection is the one least likely to be it, and a flood of
+//! idle connections can neither use up the process's descriptors nor keep a validator out.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::{Arc, PoisonError, RwLock};
@@ -15,7 +22,7 @@ use rustls::sign::CertifiedKey;
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Mutex;
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::task::{AbortHandle, JoinHandle, JoinSet};
 use tokio_rustls::TlsAcceptor;
 use tracing::{Instrument, debug, info, warn};
 
@@ -26,6 +33,8 @@ use crate::cert::challenge_certificate;
 pub(crate) const ACME_TLS_ALPN: &[u8] = b"acme-tls/1";
 /// How long a client may take to complete the handshake and the closing exchange.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How many connections are open at once; a further one closes the oldest.
+const MAX_CONNECTIONS: usize = 128;
 /// The pause after a failed `accept` (e.g. out of file descriptors), so the loop cannot spin.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
@@ -76,8 +85,8 @@ impl fmt::Debug for ChallengeCertificates {
     }
 }
 
-/// The challenge listener: the certificates presented and, once the first challenge is
-/// presented, a bound listener.
+/// The challenge listener: the certificates presented and, while at least one is, a bound
+/// listener.
 pub(crate) struct ChallengeServer {
     listen: SocketAddr,
     provider: Arc<CryptoProvider>,
@@ -123,7 +132,12 @@ impl ChallengeServer {
         key_authorization: &str,
     ) -> Result<(), Error> {
         let certificate = challenge_certificate(&self.provider, identifier, key_authorization)?;
-        self.start(solver).await?;
+        // Held while the certificate is added, so a concurrent `remove` of the last other
+        // challenge cannot close the listener in between.
+        let mut running = self.running.lock().await;
+        if running.is_none() {
+            *running = Some(self.start(solver).await?);
+        }
         self.certificates
             .by_name
             .write()
@@ -139,19 +153,26 @@ impl ChallengeServer {
     }
 
     /// Stops serving the certificate of `identifier` if it belongs to `token`; other names
-    /// stay.
-    pub(crate) fn remove(&self, identifier: &str, token: &str) {
-        let mut by_name = self
-            .certificates
-            .by_name
-            .write()
-            .unwrap_or_else(PoisonError::into_inner);
-        let name = identifier.to_ascii_lowercase();
-        if by_name
-            .get(&name)
-            .is_some_and(|presented| presented.token == token)
-        {
-            by_name.remove(&name);
+    /// stay. Removing the last one closes the listener; the port is free when this returns.
+    pub(crate) async fn remove(&self, identifier: &str, token: &str) {
+        let mut running = self.running.lock().await;
+        let none_left = {
+            let mut by_name = self
+                .certificates
+                .by_name
+                .write()
+                .unwrap_or_else(PoisonError::into_inner);
+            let name = identifier.to_ascii_lowercase();
+            if by_name
+                .get(&name)
+                .is_some_and(|presented| presented.token == token)
+            {
+                by_name.remove(&name);
+            }
+            by_name.is_empty()
+        };
+        if none_left && let Some(stopped) = running.take() {
+            stop(stopped).await;
         }
     }
 
@@ -166,19 +187,13 @@ impl ChallengeServer {
 
     /// Closes the listener and every open connection; returns once the port is released.
     pub(crate) async fn shutdown(&self) {
-        if let Some(mut running) = self.running.lock().await.take() {
-            running.task.abort();
-            // The only possible outcome is "cancelled": the listener has been dropped.
-            let _ = (&mut running.task).await;
-            debug!(addr = %running.addr, "tls-alpn-01 challenge listener stopped");
+        if let Some(running) = self.running.lock().await.take() {
+            stop(running).await;
         }
     }
 
-    async fn start(&self, solver: &str) -> Result<(), Error> {
-        let mut running = self.running.lock().await;
-        if running.is_some() {
-            return Ok(());
-        }
+    /// Binds the listener and starts serving.
+    async fn start(&self, solver: &str) -> Result<Running, Error> {
         let mut config = ServerConfig::builder_with_provider(Arc::clone(&self.provider))
             .with_safe_default_protocol_versions()?
             .with_no_client_auth()
@@ -195,21 +210,46 @@ impl ChallengeServer {
         let span = tracing::info_span!("tls_alpn01", solver, %addr);
         let task = tokio::spawn(accept_loop(listener, acceptor).instrument(span));
         info!(solver, %addr, "tls-alpn-01 challenge listener listening");
-        *running = Some(Running { addr, task });
-        Ok(())
+        Ok(Running { addr, task })
     }
 }
 
+/// Stops a running listener and its connections; returns once the port is released.
+async fn stop(mut running: Running) {
+    running.task.abort();
+    // The only possible outcome is "cancelled": the listener has been dropped.
+    let _ = (&mut running.task).await;
+    info!(addr = %running.addr, "tls-alpn-01 challenge listener closed");
+}
+
 /// Accepts connections until the task is aborted; dropping the task drops the listener and
-/// the set of connection tasks, which aborts them all.
+/// the set of connection tasks, which aborts them all. Beyond [`MAX_CONNECTIONS`] open
+/// connections, each new one closes the oldest.
 async fn accept_loop(listener: TcpListener, acceptor: TlsAcceptor) {
     let mut connections = JoinSet::new();
+    let mut open: VecDeque<AbortHandle> = VecDeque::with_capacity(MAX_CONNECTIONS);
+    let mut saturated = false;
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => {
                 while connections.try_join_next().is_some() {}
+                open.retain(|connection| !connection.is_finished());
+                if open.len() < MAX_CONNECTIONS {
+                    saturated = false;
+                } else if let Some(oldest) = open.pop_front() {
+                    oldest.abort();
+                    if !saturated {
+                        saturated = true;
+                        warn!(
+                            "tls-alpn-01 challenge listener: {MAX_CONNECTIONS} connections are \
+                             open; each new one closes the oldest"
+                        );
+                    }
+                }
                 let span = tracing::debug_span!("connection", %peer);
-                connections.spawn(answer(stream, acceptor.clone()).instrument(span));
+                open.push_back(
+                    connections.spawn(answer(stream, acceptor.clone()).instrument(span)),
+                );
             }
             Err(error) => {
                 warn!("tls-alpn-01 challenge listener cannot accept a connection: {error}");

@@ -11,9 +11,10 @@ use crate::{Error, TlsAlpn01Config};
 /// Answers TLS-ALPN-01 challenges from a built-in TLS listener.
 ///
 /// The listener binds on the first [`present`](Solver::present), is shared by every
-/// challenge until the solver is dropped or [`shutdown`](TlsAlpn01Solver::shutdown), and
-/// completes a handshake only for the `acme-tls/1` protocol and the name of a challenge
-/// presented and not yet cleaned up.
+/// challenge presented meanwhile, and closes when the last of them is cleaned up (or the
+/// solver is dropped or [`shutdown`](TlsAlpn01Solver::shutdown)); it completes a handshake
+/// only for the `acme-tls/1` protocol and the name of a challenge presented and not yet
+/// cleaned up.
 pub struct TlsAlpn01Solver {
     name: String,
     server: ChallengeServer,
@@ -72,9 +73,11 @@ impl TlsAlpn01Solver {
         Ok(())
     }
 
-    fn try_cleanup(&self, challenge: &Challenge) -> Result<(), Error> {
+    async fn try_cleanup(&self, challenge: &Challenge) -> Result<(), Error> {
         Self::check(challenge)?;
-        self.server.remove(&challenge.identifier, &challenge.token);
+        self.server
+            .remove(&challenge.identifier, &challenge.token)
+            .await;
         debug!(
             solver = self.name,
             identifier = challenge.identifier,
@@ -110,6 +113,7 @@ impl Solver for TlsAlpn01Solver {
 
     async fn cleanup(&self, challenge: &Challenge) -> Result<(), acme_core::Error> {
         self.try_cleanup(challenge)
+            .await
             .map_err(|error| self.wrap(error))
     }
 }

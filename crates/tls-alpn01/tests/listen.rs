@@ -234,6 +234,32 @@ async fn two_names_share_one_listener_and_are_cleaned_up_separately() {
         .expect("the other name is still served");
 }
 
+/// Regression (issue 12, item 9): the listener stayed open after its last challenge, for as
+/// long as the daemon ran.
+#[tokio::test]
+async fn the_port_closes_with_the_last_challenge_and_opens_again_for_the_next() {
+    let a = challenge("a.example.test", "token-a");
+    let b = challenge("b.example.test", "token-b");
+    let (solver, addr) = presenting(&a).await;
+    solver.present(&b).await.expect("present b");
+
+    solver.cleanup(&a).await.expect("cleanup a");
+    assert!(port_accepts(addr).await, "b is still presented");
+
+    solver.cleanup(&b).await.expect("cleanup b");
+    assert_eq!(solver.local_addr().await, None, "no listener");
+    assert!(!port_accepts(addr).await, "the port is closed");
+
+    let c = challenge("c.example.test", "token-c");
+    solver.present(&c).await.expect("present c");
+    let again = solver.local_addr().await.expect("bound again");
+    handshake(again, "c.example.test", &[b"acme-tls/1"])
+        .await
+        .expect("the next challenge is served");
+    solver.cleanup(&c).await.expect("cleanup c");
+    assert!(!port_accepts(again).await, "closed again");
+}
+
 #[tokio::test]
 async fn cleanup_of_an_older_challenge_leaves_a_newer_one_for_the_same_name() {
     let old = challenge("a.example.test", "token-old");

@@ -14,6 +14,7 @@ fn provider(fake: &CloudflareFake, token: &str, zone_id: Option<&str>) -> Cloudf
         api_token: token.to_string(),
         api_url: fake.api_url(),
         zone_id: zone_id.map(str::to_string),
+        allow_insecure_http: false,
     })
     .expect("a valid Cloudflare config")
 }

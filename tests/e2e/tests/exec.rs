@@ -173,7 +173,7 @@ async fn a_failing_script_reports_its_exit_status_and_stderr() {
         err.to_string(),
         format!(
             "DNS provider exec: {hook} present _acme-challenge.x.example.test. failed (exit status: 3); \
-             stderr:\nstarting\nzone example.test is read-only"
+             stderr: starting\\nzone example.test is read-only"
         )
     );
 }
@@ -202,7 +202,7 @@ async fn a_hanging_script_is_killed_at_the_timeout() {
         err.to_string(),
         format!(
             "DNS provider exec: {hook} cleanup _acme-challenge.x.example.test. did not finish within 1s; \
-             it was killed; stderr:\nwaiting for the API"
+             it was killed; stderr: waiting for the API"
         )
     );
 }

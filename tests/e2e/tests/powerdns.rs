@@ -13,6 +13,7 @@ fn provider(api_url: &str, api_key: &str) -> PowerDnsProvider {
         api_url: api_url.to_string(),
         api_key: api_key.to_string(),
         server_id: "localhost".to_string(),
+        allow_insecure_http: false,
     })
     .expect("a valid PowerDNS config")
 }

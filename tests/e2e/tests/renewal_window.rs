@@ -33,6 +33,7 @@ fn acme_config(directory: &str) -> AcmeConfig {
         profile: None,
         preferred_chain: None,
         timeout: Duration::from_secs(60),
+        allow_insecure_http: false,
     }
 }
 

@@ -25,6 +25,7 @@ fn pebble_issues_a_certificate_validated_over_tls_alpn_01() {
         profile: None,
         preferred_chain: None,
         timeout: Duration::from_secs(60),
+        allow_insecure_http: false,
     };
     let issuer = AcmeIssuer::new("pebble".to_string(), acme, &dir.state_dir()).expect("issuer");
     // pebble's validator connects to 127.0.0.1:<tls_port> for every name.

@@ -66,6 +66,21 @@ pub struct AcmeConfig {
         deserialize_with = "crate::duration::deserialize"
     )]
     pub timeout: Duration,
+    /// Accept a plain `http://` URL to a host that is not a loopback address (dangerous:
+    /// credentials and certificates cross the network unencrypted; warned about at every
+    /// start). Default `false`: `http://` only to `127.0.0.0/8`, `::1` or `localhost`.
+    #[serde(default)]
+    pub allow_insecure_http: bool,
+}
+
+impl AcmeConfig {
+    /// The directory URL `directory` names, checked: an alias, an `https://` URL, or an
+    /// `http://` URL to a loopback address (elsewhere only with `allow_insecure_http`).
+    pub fn directory_url(&self) -> Result<String, String> {
+        let url = resolve_directory(&self.directory)?;
+        crate::check_plain_http("directory", &url, self.allow_insecure_http)?;
+        Ok(url)
+    }
 }
 
 fn default_timeout() -> Duration {
@@ -100,7 +115,7 @@ pub struct AcmeIssuer {
 impl AcmeIssuer {
     /// Prepares an issuer; no network traffic happens until the first issuance.
     pub fn new(name: String, config: AcmeConfig, state_dir: &Path) -> Result<AcmeIssuer, Error> {
-        let directory = resolve_directory(&config.directory).map_err(|message| Error::Acme {
+        let directory = config.directory_url().map_err(|message| Error::Acme {
             step: "configuration",
             message,
             problem: None,
@@ -591,7 +606,7 @@ async fn explain_invalid(order: &mut Order) -> Option<Error> {
                 .unwrap_or_else(|| "the CA gave no reason".into());
             return Some(Error::Challenge {
                 identifier: name,
-                message: format!("validation failed: {detail}"),
+                message: format!("validation failed: {}", crate::printable(&detail)),
             });
         }
     }

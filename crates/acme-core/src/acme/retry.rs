@@ -62,7 +62,7 @@ pub(crate) fn classify(
                 }
             }
             let retryable = kind == "badNonce" || problem.status.is_some_and(|s| s >= 500);
-            (message, retryable)
+            (crate::printable(&message), retryable)
         }
         E::Hyper(_) => (format!("cannot reach the CA: {}", chain(&err)), true),
         E::Other(inner) if inner.is::<super::http::Transport>() => {
@@ -72,7 +72,7 @@ pub(crate) fn classify(
             "the CA did not finish in time (order still pending or processing)".to_string(),
             false,
         ),
-        _ => (chain(&err), false),
+        _ => (crate::printable(&chain(&err)), false),
     };
     Error::Acme {
         step,

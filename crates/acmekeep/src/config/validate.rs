@@ -11,7 +11,7 @@ pub(super) fn validate(config: &Config, problems: &mut Vec<Problem>) {
     }
     for (name, issuer) in &config.issuers {
         if let IssuerConfig::Acme(acme) = issuer
-            && let Err(message) = acme_core::resolve_directory(&acme.directory)
+            && let Err(message) = acme.directory_url()
         {
             report(format!("issuers.{name}.directory"), message);
         }
