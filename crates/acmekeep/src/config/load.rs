@@ -738,6 +738,13 @@ mod tests {
                 "{name:?}: {problems:?}"
             );
         }
+        let problems =
+            problems_of(&GOOD.replace("[certificates.web]", "[certificates.\"web.revoked\"]"));
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0].starts_with("certificates.web.revoked: the state record of"),
+            "{problems:?}"
+        );
         for name in ["web", "a..b", "web_2.example-x", "0"] {
             let toml = GOOD.replace("[certificates.web]", &format!("[certificates.{name:?}]"));
             assert_eq!(problems_of(&toml), Vec::<String>::new(), "{name:?}");

@@ -27,6 +27,15 @@ pub(super) fn validate(config: &Config, problems: &mut Vec<Problem>) {
     let mut sink_owners: BTreeMap<String, &str> = BTreeMap::new();
     for (name, cert) in &config.certificates {
         let key = |field: &str| format!("certificates.{name}.{field}");
+        if let Some(other) = name.strip_suffix(".revoked") {
+            report(
+                format!("certificates.{name}"),
+                format!(
+                    "the state record of {name:?} would be the revocation record of certificate \
+                     {other:?} (certificates/{name}.json); rename it"
+                ),
+            );
+        }
         if cert.domains.is_empty() {
             report(
                 key("domains"),
