@@ -1,12 +1,41 @@
-//! `acmekeep check`: the configuration loaded, so report what it holds; with `--online`,
-//! try every dns-01 solver for real.
+//! `acmekeep check`: every validation the run makes, without network and without writing;
+//! with `--online`, try every dns-01 solver for real.
 
-use crate::config::Config;
-use crate::wiring::Components;
-use crate::{EXIT_FAILED, EXIT_USAGE};
+use std::path::Path;
 
-/// Prints a summary of a valid configuration.
-pub fn run(config: &Config) -> u8 {
+use crate::config::{self, Config, ConfigError};
+use crate::wiring::{Components, GeneratedCa};
+use crate::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
+
+/// Loads the file, builds every component the way the run does (creating nothing), prints
+/// every problem found (exit 2) or a summary; with `online`, then probes the dns-01 solvers.
+pub async fn run(path: &Path, online: bool) -> u8 {
+    let (config, mut problems) = match config::load_with_problems(path) {
+        Ok(loaded) => loaded,
+        Err(err) => {
+            eprintln!("{err}");
+            return EXIT_USAGE;
+        }
+    };
+    // Entries with a problem already are left out, so each problem is reported once.
+    let components =
+        match Components::build(&config.without_entries_in(&problems), GeneratedCa::Existing) {
+            Ok(components) => Some(components),
+            Err(err) => {
+                problems.extend(err.problems);
+                None
+            }
+        };
+    let Some(components) = components.filter(|_| problems.is_empty()) else {
+        eprintln!(
+            "{}",
+            ConfigError {
+                path: path.to_path_buf(),
+                problems,
+            }
+        );
+        return EXIT_USAGE;
+    };
     println!(
         "{}: OK ({} certificates, {} issuers, {} solvers)",
         config.path.display(),
@@ -14,24 +43,20 @@ pub fn run(config: &Config) -> u8 {
         config.issuers.len(),
         config.solvers.len()
     );
-    crate::EXIT_OK
+    if online {
+        probe(&config, &components).await
+    } else {
+        EXIT_OK
+    }
 }
 
 /// `check --online`: for each dns-01 solver, writes a throwaway TXT value for a name it
 /// serves, waits until every server serves it, removes it, and reports zone, record and
 /// propagation time; exits 1 if any solver fails.
-pub async fn online(config: &Config) -> u8 {
-    let code = run(config);
-    let components = match Components::build(config) {
-        Ok(components) => components,
-        Err(err) => {
-            eprintln!("{err}");
-            return EXIT_USAGE;
-        }
-    };
+async fn probe(config: &Config, components: &Components) -> u8 {
     if components.dns_solvers.is_empty() {
         println!("no dns-01 solvers to try");
-        return code;
+        return EXIT_OK;
     }
     let mut failed = false;
     for (name, solver) in &components.dns_solvers {
@@ -56,7 +81,7 @@ pub async fn online(config: &Config) -> u8 {
             }
         }
     }
-    if failed { EXIT_FAILED } else { code }
+    if failed { EXIT_FAILED } else { EXIT_OK }
 }
 
 /// A name solver `solver` proves: the first certificate name routed to it, else its first zone.

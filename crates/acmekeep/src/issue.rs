@@ -11,7 +11,7 @@ use crate::config::{CertificateConfig, Config};
 use crate::journal::Journal;
 use crate::lifecycle::{Failure, Issued};
 use crate::state::{CertState, LastResult};
-use crate::wiring::Components;
+use crate::wiring::{Components, GeneratedCa};
 use crate::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 use crate::{lifecycle, state};
 
@@ -52,7 +52,7 @@ pub async fn run(config: &Config, names: &[String], force: bool) -> u8 {
             return EXIT_FAILED;
         }
     };
-    let components = match Components::build(config) {
+    let components = match Components::build(config, GeneratedCa::Create) {
         Ok(components) => components,
         Err(err) => {
             eprintln!("{err}");

@@ -56,11 +56,9 @@ fn run() -> u8 {
         }
     };
     let result = match (&cli.command, &cli.issue) {
-        (Some(cli::Command::Check { online: false }), _) => {
-            load().map(|config| check::run(&config))
-        }
-        (Some(cli::Command::Check { online: true }), _) => load()
-            .map(|config| runtime().map_or(EXIT_FAILED, |rt| rt.block_on(check::online(&config)))),
+        (Some(cli::Command::Check { online }), _) => Ok(runtime().map_or(EXIT_FAILED, |rt| {
+            rt.block_on(check::run(&cli.config, *online))
+        })),
         (Some(cli::Command::Run), _) => load()
             .map(|config| runtime().map_or(EXIT_FAILED, |rt| rt.block_on(daemon::run(config)))),
         (Some(cli::Command::Diagnose(args)), _) => load().map(|config| {

@@ -10,7 +10,7 @@ use clap::{Args, ValueEnum};
 
 use crate::config::{Config, IssuerConfig};
 use crate::state::{self, Revocation, Store};
-use crate::wiring::Components;
+use crate::wiring::{Components, GeneratedCa};
 use crate::{EXIT_FAILED, EXIT_OK, EXIT_USAGE, lifecycle};
 
 /// The arguments of `acmekeep revoke`.
@@ -94,7 +94,7 @@ pub async fn run(config: &Config, args: &RevokeArgs) -> u8 {
             None
         }
     };
-    let components = match Components::build(config) {
+    let components = match Components::build(config, GeneratedCa::Existing) {
         Ok(components) => components,
         Err(err) => {
             eprintln!("{err}");

@@ -9,7 +9,7 @@ use crate::config::Config;
 use crate::daemon::{self, Basis};
 use crate::lifecycle;
 use crate::state::{LastResult, Store};
-use crate::wiring::Components;
+use crate::wiring::{Components, GeneratedCa};
 use crate::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 
 /// One certificate's row.
@@ -33,7 +33,7 @@ struct Row {
 
 /// Prints the status table (or JSON); exits 1 if a certificate is missing, expired or failing.
 pub async fn run(config: &Config, json: bool) -> u8 {
-    let components = match Components::build(config) {
+    let components = match Components::build(config, GeneratedCa::Existing) {
         Ok(components) => components,
         Err(err) => {
             eprintln!("{err}");

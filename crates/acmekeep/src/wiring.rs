@@ -16,6 +16,17 @@ use tls_alpn01::TlsAlpn01Solver;
 use crate::config::{Config, ConfigError, IssuerConfig, Problem, SinkConfig, SolverKind};
 use crate::journal::{Journal, Journaled};
 
+/// Whether building the components may create what `generate = true` issuers keep in the
+/// state directory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GeneratedCa {
+    /// Create a missing generated CA: `run` and `--issue`, which hold the state lock.
+    Create,
+    /// Never write; an issuer whose CA is not created yet is left out of
+    /// [`Components::issuers`]: `check`, `status`, `diagnose`, `revoke`.
+    Existing,
+}
+
 /// Everything a run needs, built once from the configuration.
 #[derive(Clone)]
 pub struct Components {
@@ -44,7 +55,8 @@ impl Components {
     }
 
     /// Builds every component; a component that refuses its settings is a problem at its key.
-    pub fn build(config: &Config) -> Result<Components, ConfigError> {
+    /// This is the one place that checks what the components check: `check` runs it too.
+    pub fn build(config: &Config, generated: GeneratedCa) -> Result<Components, ConfigError> {
         let state_dir = &config.daemon.state_dir;
         let mut problems = Vec::new();
         let mut issuers: BTreeMap<String, Arc<dyn Issuer>> = BTreeMap::new();
@@ -53,9 +65,20 @@ impl Components {
                 IssuerConfig::Acme(acme) => AcmeIssuer::new(name.clone(), acme.clone(), state_dir)
                     .map(|i| Arc::new(i) as Arc<dyn Issuer>)
                     .map_err(|e| e.to_string()),
-                IssuerConfig::Ca(ca) => CaIssuer::new(name.clone(), ca.clone(), state_dir)
-                    .map(|i| Arc::new(i) as Arc<dyn Issuer>)
-                    .map_err(|e| e.to_string()),
+                IssuerConfig::Ca(ca) => {
+                    let built = match generated {
+                        GeneratedCa::Create => CaIssuer::new(name.clone(), ca.clone(), state_dir),
+                        GeneratedCa::Existing => {
+                            CaIssuer::open(name.clone(), ca.clone(), state_dir)
+                        }
+                    };
+                    match built {
+                        Err(issuer_ca::Error::NotCreated { .. }) => continue,
+                        built => built
+                            .map(|i| Arc::new(i) as Arc<dyn Issuer>)
+                            .map_err(|e| e.to_string()),
+                    }
+                }
                 IssuerConfig::Vault(vault) => {
                     VaultIssuer::new(name.clone(), vault.clone(), state_dir)
                         .map(|i| Arc::new(i) as Arc<dyn Issuer>)
@@ -82,8 +105,15 @@ impl Components {
         for (name, solver) in &config.solvers {
             let built: Result<Arc<dyn Solver>, String> = match &solver.kind {
                 SolverKind::Http01(http) => Http01Solver::new(name.clone(), http.clone())
-                    .map(|s| Arc::new(s) as Arc<dyn Solver>)
-                    .map_err(|e| e.to_string()),
+                    .map_err(|e| e.to_string())
+                    .and_then(|solver| match &http.webroot {
+                        Some(webroot) if !webroot.is_dir() => Err(format!(
+                            "`webroot` {} is not an existing directory; give the document root \
+                             of the web server that answers on port 80",
+                            webroot.display()
+                        )),
+                        _ => Ok(Arc::new(solver) as Arc<dyn Solver>),
+                    }),
                 SolverKind::TlsAlpn01(tls) => {
                     Ok(Arc::new(TlsAlpn01Solver::new(name.clone(), tls.clone()))
                         as Arc<dyn Solver>)

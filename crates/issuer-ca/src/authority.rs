@@ -14,6 +14,15 @@ use crate::Error;
 /// How long a generated CA is valid.
 const GENERATED_CA_LIFETIME: time::Duration = time::Duration::days(3650);
 
+/// Whether loading a generated CA may create it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Creation {
+    /// Create the CA when it does not exist yet.
+    Create,
+    /// Use the CA only if it exists; never write.
+    Existing,
+}
+
 /// A CA ready to sign: its key, its certificate, and what to hand out beside a leaf.
 pub(crate) struct Authority {
     /// The signing key with the CA's name, key identifier and key usages.
@@ -51,13 +60,17 @@ impl Authority {
         Authority::from_pem(cert, &cert_text, &label, secret.expose())
     }
 
-    /// Loads the CA kept in `dir`, creating it first if `dir` holds no CA certificate yet.
+    /// Loads the CA kept in `dir`; with [`Creation::Create`], creates it first if `dir` holds
+    /// no CA certificate yet, else a missing CA is [`Error::NotCreated`] and nothing is written.
     ///
     /// The certificate is written last, so it marks a complete CA: a key without a
     /// certificate (an interrupted first start) is replaced, and a certificate without
     /// its key is an error rather than a silently new CA.
-    pub(crate) fn generated(dir: &Path, common_name: &str) -> Result<Authority, Error> {
-        acme_core::ensure_private_dir(dir, 0o700)?;
+    pub(crate) fn generated(
+        dir: &Path,
+        common_name: &str,
+        creation: Creation,
+    ) -> Result<Authority, Error> {
         let cert_path = dir.join("ca.pem");
         let key_path = dir.join("ca.key");
         let exists = cert_path
@@ -67,6 +80,10 @@ impl Authority {
                 source,
             })?;
         if !exists {
+            if creation == Creation::Existing {
+                return Err(Error::NotCreated { dir: dir.into() });
+            }
+            acme_core::ensure_private_dir(dir, 0o700)?;
             create(&cert_path, &key_path, common_name)?;
         }
         let key = fs::read_to_string(&key_path).map_err(|e| Error::CaKey {

@@ -10,6 +10,16 @@ pub enum Error {
     /// The configuration is inconsistent; the message names the keys to change.
     #[error("ca issuer configuration: {0}")]
     Config(String),
+    /// A `generate = true` CA that has not been created yet; only `acmekeep run` and
+    /// `acmekeep --issue` create it.
+    #[error(
+        "the generated CA in {} is not created yet: `acmekeep run` or `acmekeep --issue` creates it",
+        dir.display()
+    )]
+    NotCreated {
+        /// The directory it will be created in.
+        dir: PathBuf,
+    },
     /// The CA certificate file could not be read.
     #[error("reading CA certificate {}: {source}", path.display())]
     ReadCertificate {

@@ -14,7 +14,7 @@ use x509_parser::prelude::FromDer;
 use x509_parser::public_key::PublicKey;
 
 use crate::Error;
-use crate::authority::{Authority, random_serial};
+use crate::authority::{Authority, Creation, random_serial};
 use crate::config::{CaIssuerConfig, CaSource};
 use crate::trust::TrustBundle;
 
@@ -39,7 +39,26 @@ impl CaIssuer {
     /// directory), creating an ECDSA P-256 CA valid for 10 years there if none exists yet.
     /// With `trust_bundle`, reads the `trust_also` files and composes the bundle that
     /// [`acme_core::Issuer::publish`] writes.
+    ///
+    /// Creating the CA writes to the state directory: call it with the state directory
+    /// locked. [`CaIssuer::open`] never writes.
     pub fn new(name: String, config: CaIssuerConfig, state_dir: &Path) -> Result<CaIssuer, Error> {
+        CaIssuer::build(name, config, state_dir, Creation::Create)
+    }
+
+    /// Builds the issuer like [`CaIssuer::new`], with every check, but never creates a
+    /// generated CA: one not created yet is [`Error::NotCreated`]. For commands that only
+    /// look (`check`, `status`, `diagnose`).
+    pub fn open(name: String, config: CaIssuerConfig, state_dir: &Path) -> Result<CaIssuer, Error> {
+        CaIssuer::build(name, config, state_dir, Creation::Existing)
+    }
+
+    fn build(
+        name: String,
+        config: CaIssuerConfig,
+        state_dir: &Path,
+        creation: Creation,
+    ) -> Result<CaIssuer, Error> {
         let authority = match config.source()? {
             CaSource::Files { cert, key } => Authority::from_files(&cert, &key)?,
             CaSource::Generated { common_name } => {
@@ -49,7 +68,7 @@ impl CaIssuer {
                          rename the issuer"
                     )));
                 }
-                Authority::generated(&state_dir.join("ca").join(&name), &common_name)?
+                Authority::generated(&state_dir.join("ca").join(&name), &common_name, creation)?
             }
         };
         let trust_bundle = config

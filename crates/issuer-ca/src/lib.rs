@@ -4,7 +4,8 @@
 //! with a CA key pair held on this machine: either an existing CA (`cert` + `key`, the key as
 //! a `file:`/`env:` reference or inline PEM), or one it generates on first start in the state
 //! directory (`generate = true`: ECDSA P-256, 10 years, `<state_dir>/ca/<issuer>/ca.pem` and
-//! `ca.key`) and reuses afterwards. It suits internal services, test environments and
+//! `ca.key`) and reuses afterwards. [`CaIssuer::new`] creates that CA when missing (call it
+//! with the state directory locked); [`CaIssuer::open`] never does, for commands that only look. It suits internal services, test environments and
 //! service meshes whose clients are told to trust that CA. With `trust_bundle`, it keeps the
 //! root (and any `trust_also` certificates, for a CA rotation) in a file consumers read.
 //!

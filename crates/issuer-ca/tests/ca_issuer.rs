@@ -505,6 +505,38 @@ fn configuration_errors_surface_from_the_constructor() {
     assert!(err.to_string().contains("\"../escape\""), "{err}");
 }
 
+/// Regression (issue 12, item 7): commands that only look (`check`, `status`, `diagnose`)
+/// created the generated CA, root-owned when run as root.
+#[test]
+fn open_never_creates_a_generated_ca_but_uses_one_that_exists() {
+    let state = tempfile::tempdir().expect("tempdir");
+    let config = CaIssuerConfig {
+        generate: true,
+        ..Default::default()
+    };
+    let Err(err) = CaIssuer::open("internal".into(), config.clone(), state.path()) else {
+        panic!("a CA that was never created opened");
+    };
+    assert!(matches!(err, Error::NotCreated { .. }), "{err}");
+    assert!(err.to_string().contains("not created yet"), "{err}");
+    assert!(
+        !state.path().join("ca").exists(),
+        "open wrote to the state directory"
+    );
+
+    let created = CaIssuer::new("internal".into(), config.clone(), state.path()).expect("new");
+    let opened = CaIssuer::open("internal".into(), config, state.path()).expect("open");
+    assert_eq!(opened.ca_pem(), created.ca_pem());
+}
+
+#[test]
+fn open_checks_the_configuration_like_new() {
+    let state = tempfile::tempdir().expect("tempdir");
+    let err = CaIssuer::open("internal".into(), CaIssuerConfig::default(), state.path())
+        .expect_err("refused");
+    assert!(err.to_string().contains("`generate"), "{err}");
+}
+
 #[test]
 fn debug_output_shows_no_key() {
     let state = tempfile::tempdir().expect("tempdir");

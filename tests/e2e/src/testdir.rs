@@ -80,6 +80,12 @@ impl TestDir {
     /// The binary is `ACMEKEEP_BIN` if set, else `acmekeep` in the cargo profile directory
     /// this test executable was built into (`target/debug/deps/e2e-…` → `target/debug/acmekeep`).
     pub fn acmekeep(&self, args: &[&str]) -> Run {
+        self.acmekeep_in(self.path(), &self.config_path(), args)
+    }
+
+    /// Runs `acmekeep --config CONFIG ARGS…` with working directory `cwd`, as a user does who
+    /// gives a relative `--config` from some directory; otherwise like [`TestDir::acmekeep`].
+    pub fn acmekeep_in(&self, cwd: &Path, config: &Path, args: &[&str]) -> Run {
         let binary = acmekeep_binary();
         let run = self.runs.get() + 1;
         self.runs.set(run);
@@ -89,9 +95,9 @@ impl TestDir {
         let mut command = Command::new(&binary);
         command
             .arg("--config")
-            .arg(self.config_path())
+            .arg(config)
             .args(args)
-            .current_dir(self.path())
+            .current_dir(cwd)
             .env_remove("ACMEKEEP_CONFIG")
             .env("NO_COLOR", "1")
             .env("RUST_BACKTRACE", "1")

@@ -30,6 +30,21 @@ const SECRET_KEYS: &[&str] = &[
 
 /// Reads `path`, applies `ACMEKEEP__…` environment overrides, and validates the result.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    let (config, problems) = load_with_problems(path)?;
+    if problems.is_empty() {
+        Ok(config)
+    } else {
+        Err(ConfigError {
+            path: path.to_path_buf(),
+            problems,
+        })
+    }
+}
+
+/// Like [`load`], but hands back what could be read together with every problem found, so
+/// that `check` can go on to build the entries that have none. Fails only when the file
+/// cannot be read at all.
+pub fn load_with_problems(path: &Path) -> Result<(Config, Vec<Problem>), ConfigError> {
     let fail = |message: String| ConfigError {
         path: path.to_path_buf(),
         problems: vec![Problem {
@@ -43,35 +58,78 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
         ));
     }
     let root = read(path, environment()).map_err(fail)?;
-    let mut problems = Vec::new();
+    let mut problems = unresolvable_secrets(&root);
     let mut config = from_value(path, root, &mut problems);
     config.resolve_relative_paths();
     if problems.is_empty() {
         super::validate::validate(&config, &mut problems);
     }
-    if problems.is_empty() {
-        if let Some(warning) = exposed_secrets_warning(path) {
-            tracing::warn!("{warning}");
-        }
-        Ok(config)
+    if problems.is_empty()
+        && let Some(warning) = exposed_secrets_warning(path)
+    {
+        tracing::warn!("{warning}");
+    }
+    Ok((config, problems))
+}
+
+/// `name` as one segment of a key path: as it is when it is an identifier, else quoted the
+/// way TOML writes it (`certificates."a/b"`).
+pub(super) fn key_segment(name: &str) -> String {
+    if check_name(name).is_ok() {
+        name.to_string()
     } else {
-        Err(ConfigError {
-            path: path.to_path_buf(),
-            problems,
-        })
+        format!("{name:?}")
+    }
+}
+
+/// Certificate, issuer and solver names become file names in the state directory, so they
+/// must be identifiers: `^[A-Za-z0-9][A-Za-z0-9._-]*$`.
+fn check_name(name: &str) -> Result<(), &'static str> {
+    let mut chars = name.chars();
+    let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric());
+    if !first_ok || !chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')) {
+        return Err(
+            "names must match ^[A-Za-z0-9][A-Za-z0-9._-]*$ (letters, digits, '.', '_' and '-', \
+             starting with a letter or digit); rename the entry",
+        );
+    }
+    Ok(())
+}
+
+impl Config {
+    /// This configuration without the issuers, solvers and certificates that `problems`
+    /// name, so that the rest can still be built and checked.
+    pub fn without_entries_in(&self, problems: &[Problem]) -> Config {
+        let mentioned = |table: &str, name: &str| {
+            [name.to_string(), key_segment(name)].iter().any(|segment| {
+                let prefix = format!("{table}.{segment}");
+                problems.iter().any(|problem| {
+                    problem.key == prefix
+                        || problem.key.starts_with(&format!("{prefix}."))
+                        || problem.key.starts_with(&format!("{prefix}["))
+                })
+            })
+        };
+        let mut config = self.clone();
+        config.issuers.retain(|name, _| !mentioned("issuers", name));
+        config.solvers.retain(|name, _| !mentioned("solvers", name));
+        config
+            .certificates
+            .retain(|name, _| !mentioned("certificates", name));
+        config
     }
 }
 
 impl Config {
     /// Makes every relative path of the file relative to the file's own directory, so a
     /// configuration means the same thing whatever the working directory.
+    /// The base is the canonical directory of the file (symlinks resolved), whatever the
+    /// working directory and however `--config` spelled the path.
     fn resolve_relative_paths(&mut self) {
-        let base = self
-            .path
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_default();
-        let base = std::path::absolute(&base).unwrap_or(base);
+        let file = std::fs::canonicalize(&self.path)
+            .or_else(|_| std::path::absolute(&self.path))
+            .unwrap_or_else(|_| self.path.clone());
+        let base = file.parent().map(Path::to_path_buf).unwrap_or_default();
         let fix = |p: &mut PathBuf| {
             if p.is_relative() {
                 *p = base.join(&*p);
@@ -137,15 +195,36 @@ fn exposed_secrets_warning(path: &Path) -> Option<String> {
     ))
 }
 
+/// A problem for each `env:`/`file:` reference at a [`SECRET_KEYS`] key that cannot be
+/// read now (unset variable, missing file), so `check` finds what the first issuance would.
+fn unresolvable_secrets(root: &Value) -> Vec<Problem> {
+    secret_values(root)
+        .into_iter()
+        .filter(|(_, value)| acme_core::Secret::is_reference(value))
+        .filter_map(|(key, value)| {
+            acme_core::Secret::resolve(&value).err().map(|err| Problem {
+                key,
+                message: err.to_string(),
+            })
+        })
+        .collect()
+}
+
 /// The dotted keys of `root` that match [`SECRET_KEYS`] and hold a literal value.
 fn inline_secrets(root: &Value) -> Vec<String> {
-    fn walk(value: &Value, pattern: &[&str], at: String, found: &mut Vec<String>) {
+    secret_values(root)
+        .into_iter()
+        .filter(|(_, value)| !value.is_empty() && !acme_core::Secret::is_reference(value))
+        .map(|(key, _)| key)
+        .collect()
+}
+
+/// Every string at a key matching [`SECRET_KEYS`], with its dotted key, sorted by key.
+fn secret_values(root: &Value) -> Vec<(String, String)> {
+    fn walk(value: &Value, pattern: &[&str], at: String, found: &mut Vec<(String, String)>) {
         let Some((first, rest)) = pattern.split_first() else {
-            if let Value::String(text) = value
-                && !text.is_empty()
-                && !acme_core::Secret::is_reference(text)
-            {
-                found.push(at);
+            if let Value::String(text) = value {
+                found.push((at, text.clone()));
             }
             return;
         };
@@ -161,7 +240,7 @@ fn inline_secrets(root: &Value) -> Vec<String> {
         };
         if *first == "*" {
             for (key, child) in table {
-                walk(child, rest, join(key), found);
+                walk(child, rest, join(&key_segment(key)), found);
             }
         } else if let Some(child) = table.get(*first) {
             walk(child, rest, join(first), found);
@@ -264,7 +343,14 @@ fn table<T: DeserializeOwned>(
         None => {}
         Some(Value::Object(entries)) => {
             for (key, value) in entries {
-                if let Some(parsed) = entry::<T>(&format!("{name}.{key}"), value, problems) {
+                let prefix = format!("{name}.{}", key_segment(&key));
+                if let Err(message) = check_name(&key) {
+                    problems.push(Problem {
+                        key: prefix.clone(),
+                        message: message.to_string(),
+                    });
+                }
+                if let Some(parsed) = entry::<T>(&prefix, value, problems) {
                     out.insert(key, parsed);
                 }
             }
@@ -633,6 +719,85 @@ mod tests {
     }
 
     #[test]
+    fn names_that_are_not_identifiers_are_refused_and_quoted_in_the_key() {
+        for name in [
+            "../accounts/le",
+            "a/b",
+            "",
+            ".",
+            "..",
+            ".hidden",
+            "-x",
+            "a b",
+        ] {
+            let toml = GOOD.replace("[certificates.web]", &format!("[certificates.{name:?}]"));
+            let problems = problems_of(&toml);
+            assert_eq!(problems.len(), 1, "{name:?}: {problems:?}");
+            assert!(
+                problems[0].starts_with(&format!("certificates.{name:?}: names must match")),
+                "{name:?}: {problems:?}"
+            );
+        }
+        let problems =
+            problems_of(&GOOD.replace("[certificates.web]", "[certificates.\"web.revoked\"]"));
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0].starts_with("certificates.web.revoked: the state record of"),
+            "{problems:?}"
+        );
+        for name in ["web", "a..b", "web_2.example-x", "0"] {
+            let toml = GOOD.replace("[certificates.web]", &format!("[certificates.{name:?}]"));
+            assert_eq!(problems_of(&toml), Vec::<String>::new(), "{name:?}");
+        }
+    }
+
+    #[test]
+    fn secret_references_that_cannot_be_read_are_named_by_key() {
+        let toml = INLINE_SECRETS
+            .replace(
+                "\"hmac-value-do-not-print\"",
+                "\"env:ACMEKEEP_TEST_SURELY_UNSET\"",
+            )
+            .replace(
+                "\"cloudflare-value-do-not-print\"",
+                "\"file:/nonexistent/cf-token\"",
+            );
+        let problems = problems_of(&toml);
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(
+            problems[0].starts_with(
+                "issuers.le.eab.hmac_key: secret env:ACMEKEEP_TEST_SURELY_UNSET: the environment variable is not set"
+            ),
+            "{problems:?}"
+        );
+        assert!(
+            problems[1].starts_with("solvers.dns.api_token: secret file:/nonexistent/cf-token"),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn a_config_named_without_a_directory_resolves_against_its_canonical_directory() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(
+            dir.path().join("acmekeep.toml"),
+            GOOD.replace("/tmp/acmekeep-test-state", "state"),
+        )
+        .expect("write");
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(dir.path(), &link).expect("symlink");
+        let mut config = load(&link.join("acmekeep.toml")).expect("load");
+        let canonical = std::fs::canonicalize(dir.path()).expect("canonical");
+        assert_eq!(config.daemon.state_dir, canonical.join("state"));
+        config.path = PathBuf::from("acmekeep.toml");
+        config.daemon.state_dir = PathBuf::from("state");
+        config.resolve_relative_paths();
+        let cwd = std::env::current_dir().expect("cwd");
+        assert!(config.daemon.state_dir.is_absolute(), "{config:?}");
+        assert_eq!(config.daemon.state_dir, cwd.join("state"));
+    }
+
+    #[test]
     fn a_missing_file_says_how_to_point_elsewhere() {
         let err = load(Path::new("/nonexistent/acmekeep.toml")).expect_err("missing file");
         assert_eq!(
@@ -702,11 +867,8 @@ mod tests {
         assert_eq!(permission_warning(INLINE_SECRETS, 0o600).1, None);
         assert_eq!(permission_warning(INLINE_SECRETS, 0o400).1, None);
         let references = INLINE_SECRETS
-            .replace("\"hmac-value-do-not-print\"", "\"env:EAB_HMAC\"")
-            .replace(
-                "\"cloudflare-value-do-not-print\"",
-                "\"file:/run/cf-token\"",
-            );
+            .replace("\"hmac-value-do-not-print\"", "\"env:PATH\"")
+            .replace("\"cloudflare-value-do-not-print\"", "\"file:/dev/null\"");
         assert_eq!(permission_warning(&references, 0o644).1, None);
         assert_eq!(permission_warning(GOOD, 0o644).1, None);
     }

@@ -1,4 +1,6 @@
 use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::{Component, Path, PathBuf};
 
 use super::schema::{CertificateConfig, IssuerConfig, SinkConfig};
 use super::{Config, Problem};
@@ -25,6 +27,15 @@ pub(super) fn validate(config: &Config, problems: &mut Vec<Problem>) {
     let mut sink_owners: BTreeMap<String, &str> = BTreeMap::new();
     for (name, cert) in &config.certificates {
         let key = |field: &str| format!("certificates.{name}.{field}");
+        if let Some(other) = name.strip_suffix(".revoked") {
+            report(
+                format!("certificates.{name}"),
+                format!(
+                    "the state record of {name:?} would be the revocation record of certificate \
+                     {other:?} (certificates/{name}.json); rename it"
+                ),
+            );
+        }
         if cert.domains.is_empty() {
             report(
                 key("domains"),
@@ -53,7 +64,11 @@ pub(super) fn validate(config: &Config, problems: &mut Vec<Problem>) {
         }
         for (i, sink) in cert.sinks.iter().enumerate() {
             let (field, place, what) = match sink {
-                SinkConfig::Files(files) => ("dir", files.dir.display().to_string(), "directory"),
+                SinkConfig::Files(files) => (
+                    "dir",
+                    format!("directory {}", normalised(&files.dir).display()),
+                    "directory",
+                ),
                 SinkConfig::Kubernetes(kubernetes) => (
                     "secret",
                     format!("Secret {}/{}", kubernetes.namespace, kubernetes.secret),
@@ -201,6 +216,30 @@ impl Config {
     }
 }
 
+/// `path` (absolute) as the file system knows it: symlinks of its existing part resolved,
+/// `.`, `..` and trailing slashes removed from the rest, so two spellings of one directory
+/// compare equal.
+fn normalised(path: &Path) -> PathBuf {
+    let components: Vec<Component<'_>> = path.components().collect();
+    for existing in (0..=components.len()).rev() {
+        let Ok(mut out) = std::fs::canonicalize(components[..existing].iter().collect::<PathBuf>())
+        else {
+            continue;
+        };
+        for component in &components[existing..] {
+            match component {
+                Component::ParentDir => {
+                    out.pop();
+                }
+                Component::CurDir => {}
+                other => out.push(other),
+            }
+        }
+        return out;
+    }
+    path.to_path_buf()
+}
+
 fn names<T>(table: &BTreeMap<String, T>) -> String {
     if table.is_empty() {
         "none".to_string()
@@ -212,6 +251,11 @@ fn names<T>(table: &BTreeMap<String, T>) -> String {
 /// Checks the syntax of a DNS name as a CA will: lower-case LDH labels, an optional
 /// leading `*.` wildcard label, at most 253 characters.
 fn check_dns_name(name: &str) -> Result<(), &'static str> {
+    if name.parse::<IpAddr>().is_ok() {
+        return Err(
+            "it is an IP address, and IP identifiers are not supported yet; list DNS names only",
+        );
+    }
     let bare = name.strip_prefix("*.").unwrap_or(name);
     if bare.is_empty() || name.len() > 253 {
         return Err("empty or longer than 253 characters");
@@ -254,5 +298,13 @@ mod tests {
         assert!(check_dns_name("-a.example.com").is_err());
         assert!(check_dns_name("localhost").is_err());
         assert!(check_dns_name("").is_err());
+    }
+
+    #[test]
+    fn ip_addresses_are_named_as_such() {
+        for ip in ["192.0.2.7", "2001:db8::1"] {
+            let why = check_dns_name(ip).expect_err(ip);
+            assert!(why.contains("IP address"), "{ip}: {why}");
+        }
     }
 }

@@ -33,7 +33,7 @@ use crate::config::{self, Config};
 use crate::journal::Journal;
 use crate::observe::{Metrics, MetricsServer, Readiness};
 use crate::state::{self, Store};
-use crate::wiring::Components;
+use crate::wiring::{Components, GeneratedCa};
 use crate::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 
 /// The longest single sleep: wall-clock jumps (suspend, NTP) are noticed within this.
@@ -56,7 +56,7 @@ pub async fn run(config: Config) -> u8 {
             return EXIT_FAILED;
         }
     };
-    let components = match Components::build(&config) {
+    let components = match Components::build(&config, GeneratedCa::Create) {
         Ok(components) => components,
         Err(err) => {
             eprintln!("{err}");
@@ -282,7 +282,7 @@ async fn reload(path: &Path, old: &Arc<Context>) -> Option<Arc<Context>> {
         );
         return None;
     }
-    let components = match Components::build(&config) {
+    let components = match Components::build(&config, GeneratedCa::Create) {
         Ok(components) => components,
         Err(err) => {
             tracing::error!("reload rejected, keeping the running configuration:\n{err}");

@@ -107,9 +107,21 @@ async fn check_issuer(config: &Config, name: &str, issuer: &IssuerConfig) -> Vec
             }
         }
         IssuerConfig::Ca(ca) => {
-            let built = CaIssuer::new(name.to_string(), ca.clone(), &config.daemon.state_dir)
-                .map_err(|e| e.to_string())
-                .and_then(|issuer| CertInfo::from_pem(issuer.ca_pem()).map_err(|e| e.to_string()));
+            let built = match CaIssuer::open(name.to_string(), ca.clone(), &config.daemon.state_dir)
+            {
+                Err(err @ issuer_ca::Error::NotCreated { .. }) => {
+                    return vec![Issue::warning(
+                        "issuer-ca-not-created",
+                        format!("issuer {name}: {err}"),
+                        "nothing was issued from it yet; diagnose never creates it",
+                        "acmekeep --issue (or start acmekeep run) as the user the daemon runs as"
+                            .to_string(),
+                    )];
+                }
+                built => built.map_err(|e| e.to_string()).and_then(|issuer| {
+                    CertInfo::from_pem(issuer.ca_pem()).map_err(|e| e.to_string())
+                }),
+            };
             let info = match built {
                 Ok(info) => info,
                 Err(err) => return vec![unreachable(name, "the CA certificate", err)],

@@ -32,7 +32,7 @@ use futures::StreamExt;
 use serde::Serialize;
 
 use crate::config::Config;
-use crate::wiring::Components;
+use crate::wiring::{Components, GeneratedCa};
 use crate::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 
 /// How many certificates are checked at once.
@@ -168,7 +168,7 @@ pub async fn run(config: &Config, options: &DiagnoseArgs) -> u8 {
         }
         return EXIT_USAGE;
     }
-    let components = match Components::build(config) {
+    let components = match Components::build(config, GeneratedCa::Existing) {
         Ok(components) => components,
         Err(err) => {
             eprintln!("{err}");
