@@ -97,6 +97,10 @@ impl Sink for FilesSink {
         })
     }
 
+    async fn preflight(&self) -> Result<(), acme_core::Error> {
+        self.run(deploy::preflight).await
+    }
+
     async fn store(&self, bundle: &Bundle) -> Result<(), acme_core::Error> {
         let bundle = bundle.clone();
         self.run(move |target| deploy::store(target, &bundle)).await
