@@ -176,6 +176,9 @@ async fn process(
     let reason = match (deployed.assessment, revoked) {
         (_, Some(revocation)) => format!("revoked: {}", revocation.reason),
         (Assessment::Valid { .. }, None) if force => IssueReason::Forced.to_string(),
+        (Assessment::Valid { .. }, None) if lifecycle::kept_waiting(config, name, cert) => {
+            "a certificate issued earlier waits to be deployed".to_string()
+        }
         (
             Assessment::Valid {
                 renew_at,

@@ -13,6 +13,7 @@ use acme_core::{
 
 use crate::config::{CertificateConfig, Config};
 use crate::hooks::{HookEnv, Outcome, Stage};
+use crate::kept::Kept;
 use crate::wiring::Components;
 
 /// What the sinks of one certificate hold, and what the policy makes of it.
@@ -76,6 +77,14 @@ pub async fn inspect(sinks: &[Arc<dyn Sink>], wanted: &Wanted<'_>) -> Deployed {
         deployed.assessment = assessment;
     }
     deployed
+}
+
+/// Whether a certificate issued by an earlier attempt waits in `state_dir` to be deployed
+/// (and still can be): then the certificate is due whatever the deployed one says.
+pub fn kept_waiting(config: &Config, name: &str, cert: &CertificateConfig) -> bool {
+    Kept::new(&config.daemon.state_dir, name)
+        .usable(cert, SystemTime::now())
+        .is_some()
 }
 
 /// What the configuration wants of a certificate, for the policy.
@@ -217,6 +226,14 @@ async fn deploy(
         .issuers
         .get(&cert.issuer)
         .ok_or_else(|| format!("issuer {:?} is not configured", cert.issuer))?;
+    let kept = Kept::new(&config.daemon.state_dir, name);
+    if let Some(bundle) = kept.usable(cert, SystemTime::now()) {
+        tracing::info!("deploying the certificate issued by an earlier attempt; no new order");
+        let info = CertInfo::from_pem(&bundle.cert_pem)?;
+        store_everywhere(sinks, &bundle, &info, &kept, &cert.issuer).await?;
+        return Ok(info);
+    }
+    preflight(sinks).await?;
     let pending = PendingKey::new(&config.daemon.state_dir, name);
     let key = match pending.load(cert.key) {
         Some(kept) => kept.key_pair()?,
@@ -284,12 +301,50 @@ async fn deploy(
         key,
         ca_pem: chain.ca_pem,
     };
+    pending.clear();
+    store_everywhere(sinks, &bundle, &info, &kept, &cert.issuer).await?;
+    Ok(info)
+}
+
+/// Asks every sink whether it can take a certificate, before anything is ordered.
+async fn preflight(sinks: &[Arc<dyn Sink>]) -> Result<(), Failure> {
     for sink in sinks {
-        sink.store(&bundle).await?;
+        sink.preflight().await.map_err(|err| {
+            Failure::from(format!(
+                "{err}; nothing was ordered (fix the sink and run again)"
+            ))
+        })?;
+    }
+    Ok(())
+}
+
+/// Stores `bundle` (certificate `info`, from `issuer`) in every sink. If a sink fails, the
+/// bundle is kept in `state_dir` for the next attempt, which deploys it without a new order.
+async fn store_everywhere(
+    sinks: &[Arc<dyn Sink>],
+    bundle: &Bundle,
+    info: &CertInfo,
+    kept: &Kept,
+    issuer: &str,
+) -> Result<(), Failure> {
+    for sink in sinks {
+        if let Err(err) = sink.store(bundle).await {
+            let reason = err.to_string();
+            let message = match kept.keep(issuer, bundle, &reason) {
+                Ok(()) => format!(
+                    "issued, not deployed: {reason}; kept in {} for the next attempt, which deploys it without a new order",
+                    kept.path().display()
+                ),
+                Err(keep) => format!(
+                    "issued, not deployed: {reason}; and it could not be kept for the next attempt: {keep}"
+                ),
+            };
+            return Err(message.into());
+        }
         tracing::info!(sink = %sink.describe(), serial = %info.serial, "deployed");
     }
-    pending.clear();
-    Ok(info)
+    kept.clear();
+    Ok(())
 }
 
 /// The key of a request an issuer is still processing, kept in

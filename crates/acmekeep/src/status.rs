@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::daemon::{self, Basis};
+use crate::kept::Kept;
 use crate::lifecycle;
 use crate::state::{LastResult, Store};
 use crate::wiring::Components;
@@ -29,6 +30,8 @@ struct Row {
     last_result: Option<LastResult>,
     last_error: Option<String>,
     failures: u32,
+    /// Why the certificate issued by the last attempt, kept in `state_dir`, is not deployed.
+    not_deployed: Option<String>,
 }
 
 /// Prints the status table (or JSON); exits 1 if a certificate is missing, expired or failing.
@@ -70,12 +73,14 @@ pub async fn run(config: &Config, json: bool) -> u8 {
             last_result: state.last_result,
             last_error: state.last_error.clone(),
             failures: state.failures,
+            not_deployed: Kept::new(&config.daemon.state_dir, name).reason(),
         });
     }
     let unhealthy = rows.iter().any(|r| {
         r.not_after.is_none_or(|t| t <= now)
             || r.last_result == Some(LastResult::Failed)
             || r.revoked
+            || r.not_deployed.is_some()
     });
     if json {
         match serde_json::to_string_pretty(&rows) {
@@ -106,15 +111,9 @@ fn print_table(rows: &[Row]) {
         "LAST RESULT".to_string(),
     ]];
     for row in rows {
-        let last = match (&row.last_result, &row.last_error) {
-            (Some(LastResult::Failed), Some(error)) => {
-                format!("failed ({}x): {error}", row.failures)
-            }
-            (Some(LastResult::Issued), _) => "issued".to_string(),
-            (Some(LastResult::Pending), Some(status)) => format!("pending: {status}"),
-            (Some(LastResult::Pending), None) => "pending".to_string(),
-            (Some(LastResult::Failed), None) => "failed".to_string(),
-            (None, _) => "-".to_string(),
+        let last = match (&row.not_deployed, &row.last_result, &row.last_error) {
+            (Some(reason), _, _) => format!("issued, not deployed: {reason}"),
+            (None, result, error) => last_result(result, error, row.failures),
         };
         lines.push([
             row.name.clone(),
@@ -151,6 +150,20 @@ fn print_table(rows: &[Row]) {
             })
             .collect();
         println!("{}", cells.join("  "));
+    }
+}
+
+/// The last result of a certificate's record, for the table.
+fn last_result(result: &Option<LastResult>, error: &Option<String>, failures: u32) -> String {
+    match (result, error) {
+        (Some(LastResult::Failed), Some(error)) => {
+            format!("failed ({}x): {error}", failures)
+        }
+        (Some(LastResult::Issued), _) => "issued".to_string(),
+        (Some(LastResult::Pending), Some(status)) => format!("pending: {status}"),
+        (Some(LastResult::Pending), None) => "pending".to_string(),
+        (Some(LastResult::Failed), None) => "failed".to_string(),
+        (None, _) => "-".to_string(),
     }
 }
 

@@ -118,7 +118,7 @@ async fn renew_deployed(
         Assessment::Valid { .. } | Assessment::Issue(IssueReason::Due { .. })
     );
     context.metrics.record_ready(name, &cert.issuer, ready);
-    if planned.at > now {
+    if planned.at > now && !lifecycle::kept_waiting(&context.config, name, cert) {
         if planned.basis == Basis::Backoff {
             tracing::info!(
                 retry_at = %humantime::format_rfc3339_seconds(planned.at),
