@@ -12,8 +12,10 @@ use acme_core::{
 };
 
 use crate::config::{CertificateConfig, Config};
+use crate::daemon;
 use crate::hooks::{HookEnv, Outcome, Stage};
 use crate::kept::Kept;
+use crate::state::{CertState, FailedHook};
 use crate::wiring::Components;
 
 /// What the sinks of one certificate hold, and what the policy makes of it.
@@ -156,6 +158,8 @@ pub struct Issued {
     pub info: CertInfo,
     /// The deploy or post hook that failed, if one did.
     pub hook_error: Option<String>,
+    /// The deploy hook's error, if it failed: it is run again until it succeeds.
+    pub deploy_hook_error: Option<String>,
 }
 
 /// Runs the `pre` hooks, issues and deploys, then runs the `deploy` hooks (after success)
@@ -186,6 +190,7 @@ pub async fn issue_and_deploy(
         Err(err) => Err(Failure::from(err.to_string())),
     };
     let mut hook_error = None;
+    let mut deploy_hook_error = None;
     let outcome = match &result {
         Ok(info) => {
             env.serial = Some(info.serial.clone());
@@ -193,6 +198,7 @@ pub async fn issue_and_deploy(
             if let Err(err) = cert.hooks.run(Stage::Deploy, &env).await {
                 tracing::error!(error = %err, "deploy hook failed; the new certificate stays deployed");
                 hook_error = Some(err.to_string());
+                deploy_hook_error = Some(err.to_string());
             }
             Outcome::Success
         }
@@ -202,7 +208,64 @@ pub async fn issue_and_deploy(
         tracing::error!(error = %err, "post hook failed");
         hook_error.get_or_insert(err.to_string());
     }
-    result.map(|info| Issued { info, hook_error })
+    result.map(|info| Issued {
+        info,
+        hook_error,
+        deploy_hook_error,
+    })
+}
+
+/// Records in `state` how the deploy hooks went for the deployed certificate `serial`: a
+/// failure is remembered (with the daemon's backoff) until they succeed.
+pub fn record_deploy_hook(state: &mut CertState, serial: &str, error: Option<String>) {
+    state.failed_deploy_hook = error.map(|error| {
+        let failures = state
+            .failed_deploy_hook
+            .as_ref()
+            .filter(|failed| failed.serial == serial)
+            .map_or(0, |failed| failed.failures)
+            + 1;
+        FailedHook {
+            serial: serial.to_string(),
+            failures,
+            retry_at: SystemTime::now() + daemon::backoff(failures, false),
+            error,
+        }
+    });
+}
+
+/// Runs the deploy hooks of `name` again, alone, when they failed for the deployed
+/// certificate `info`, and records the outcome in `state` (for the caller to save).
+/// `None` when no deploy hook failed for `info`.
+pub async fn retry_deploy_hook(
+    config: &Config,
+    components: &Components,
+    name: &str,
+    info: &CertInfo,
+    state: &mut CertState,
+) -> Option<Result<(), String>> {
+    state
+        .failed_deploy_hook
+        .as_ref()
+        .filter(|failed| failed.serial == info.serial)?;
+    let cert = config.certificates.get(name)?;
+    let sinks = components.sinks.get(name).cloned().unwrap_or_default();
+    let env = HookEnv {
+        cert_name: name.to_string(),
+        names: cert.domains.clone(),
+        issuer: cert.issuer.clone(),
+        files: sinks.iter().filter_map(|s| s.files()).collect(),
+        serial: Some(info.serial.clone()),
+        not_after: Some(info.not_after),
+    };
+    tracing::info!(serial = %info.serial, "running the deploy hook again, which failed for this certificate");
+    let result = cert
+        .hooks
+        .run(Stage::Deploy, &env)
+        .await
+        .map_err(|err| err.to_string());
+    record_deploy_hook(state, &info.serial, result.clone().err());
+    Some(result)
 }
 
 /// Issues a certificate with a fresh key, checks it, and stores it in every sink.

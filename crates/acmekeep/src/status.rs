@@ -9,6 +9,7 @@ use crate::config::Config;
 use crate::daemon::{self, Basis};
 use crate::kept::Kept;
 use crate::lifecycle;
+use crate::state::FailedHook;
 use crate::state::{LastResult, Store};
 use crate::wiring::Components;
 use crate::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
@@ -32,6 +33,8 @@ struct Row {
     failures: u32,
     /// Why the certificate issued by the last attempt, kept in `state_dir`, is not deployed.
     not_deployed: Option<String>,
+    /// The deploy hook failed for the deployed certificate and is retried until it succeeds.
+    deploy_hook_failed: Option<FailedHook>,
 }
 
 /// Prints the status table (or JSON); exits 1 if a certificate is missing, expired or failing.
@@ -74,6 +77,12 @@ pub async fn run(config: &Config, json: bool) -> u8 {
             last_error: state.last_error.clone(),
             failures: state.failures,
             not_deployed: Kept::new(&config.daemon.state_dir, name).reason(),
+            deploy_hook_failed: state.failed_deploy_hook.clone().filter(|failed| {
+                deployed
+                    .info
+                    .as_ref()
+                    .is_some_and(|info| info.serial == failed.serial)
+            }),
         });
     }
     let unhealthy = rows.iter().any(|r| {
@@ -81,6 +90,7 @@ pub async fn run(config: &Config, json: bool) -> u8 {
             || r.last_result == Some(LastResult::Failed)
             || r.revoked
             || r.not_deployed.is_some()
+            || r.deploy_hook_failed.is_some()
     });
     if json {
         match serde_json::to_string_pretty(&rows) {
@@ -111,9 +121,15 @@ fn print_table(rows: &[Row]) {
         "LAST RESULT".to_string(),
     ]];
     for row in rows {
-        let last = match (&row.not_deployed, &row.last_result, &row.last_error) {
-            (Some(reason), _, _) => format!("issued, not deployed: {reason}"),
-            (None, result, error) => last_result(result, error, row.failures),
+        let last = match (&row.not_deployed, &row.deploy_hook_failed) {
+            (Some(reason), _) => format!("issued, not deployed: {reason}"),
+            (None, Some(failed)) => format!(
+                "issued, deploy hook failed ({}x, retried at {}): {}",
+                failed.failures,
+                humantime::format_rfc3339_seconds(failed.retry_at),
+                failed.error
+            ),
+            (None, None) => last_result(&row.last_result, &row.last_error, row.failures),
         };
         lines.push([
             row.name.clone(),

@@ -6,6 +6,8 @@
 //!   issued certificate is kept in `state_dir` (0600) and the next run deploys it;
 //! - a files sink whose files disagree (a `fullchain.pem` replaced by another certificate) is
 //!   noticed by `--issue`, which deploys again, and by `diagnose`, which names the file;
+//! - a failed deploy hook is a failed deployment, shown by `status` and retried (the hook
+//!   only, no new order) until it succeeds.
 //!
 //! Mounting the tmpfs needs root, as the tests run in CI.
 
@@ -174,4 +176,57 @@ fn a_fullchain_replaced_by_another_certificate_is_redeployed_and_diagnose_names_
     let again = dir.acmekeep(&["--issue"]);
     again.assert_success();
     assert_line(&again, "one", &["still valid"]);
+}
+
+#[test]
+fn a_failed_deploy_hook_is_shown_and_retried_alone_until_it_succeeds() {
+    let dir = TestDir::new();
+    let pebble = Pebble::start(&dir, PebbleOptions::default());
+    let config = Config::for_pebble(&dir, &pebble)
+        .certificate("two", &["c.example.test"])
+        .certificate("one", &["a.example.test", "b.example.test"]);
+    // The hook fails until the marker file exists; each success leaves a line.
+    dir.write_config(&format!(
+        "{}hooks.deploy = ['test -e hook-ok && echo \"$ACMEKEEP_SERIAL\" >> deployed.txt']\n",
+        config.to_toml()
+    ));
+    let deployed = || fs::read_to_string(dir.path().join("deployed.txt")).unwrap_or_default();
+
+    let run = dir.acmekeep(&["--issue"]);
+    run.assert_exit(1);
+    assert_line(&run, "one", &["deploy hook"]);
+    let status = dir.acmekeep(&["status"]);
+    status.assert_exit(1);
+    status.assert_stdout_contains("deploy hook failed");
+
+    let retry = dir.acmekeep(&["--issue"]);
+    retry.assert_exit(1);
+    assert_line(&retry, "one", &["deploy hook"]);
+    assert_eq!(
+        pebble.orders_created(),
+        2,
+        "a hook retry orders nothing\n{retry}"
+    );
+    assert_eq!(deployed(), "");
+
+    fs::write(dir.path().join("hook-ok"), "").expect("write the marker");
+    let fixed = dir.acmekeep(&["--issue"]);
+    fixed.assert_success();
+    assert_line(&fixed, "one", &["deploy hook"]);
+    assert_eq!(
+        pebble.orders_created(),
+        2,
+        "a hook retry orders nothing\n{fixed}"
+    );
+    assert_eq!(deployed().lines().count(), 1, "{:?}", deployed());
+    dir.acmekeep(&["status"]).assert_success();
+
+    let again = dir.acmekeep(&["--issue"]);
+    again.assert_success();
+    assert_eq!(
+        deployed().lines().count(),
+        1,
+        "a hook that succeeded is not run again: {:?}",
+        deployed()
+    );
 }
