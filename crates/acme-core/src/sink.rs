@@ -67,6 +67,13 @@ pub trait Sink: Send + Sync {
     /// Reads the currently deployed certificate and key, `None` if nothing is deployed.
     async fn load(&self) -> Result<Option<Bundle>, Error>;
 
+    /// Reads what is deployed as it is, without refusing parts that disagree with each other
+    /// (which `load` does): for reports that look at a broken deployment anyway. The default
+    /// is `load`.
+    async fn load_as_is(&self) -> Result<Option<Bundle>, Error> {
+        self.load().await
+    }
+
     /// The files consumers read, for sinks that write files.
     fn files(&self) -> Option<SinkFiles> {
         None

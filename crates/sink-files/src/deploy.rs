@@ -134,14 +134,25 @@ pub(crate) fn load(dir: &Path) -> Result<Option<Bundle>, Error> {
         return Ok(None);
     };
     let version_dir = dir.join(version);
-    let bundle = Bundle {
+    let bundle = read_version(&version_dir)?;
+    check_agreement(dir, &version_dir, &bundle)?;
+    Ok(Some(bundle))
+}
+
+/// Reads the deployed bundle like [`load`], without checking that its files agree.
+pub(crate) fn load_as_is(dir: &Path) -> Result<Option<Bundle>, Error> {
+    current_version(dir)?
+        .map(|version| read_version(&dir.join(version)))
+        .transpose()
+}
+
+fn read_version(version_dir: &Path) -> Result<Bundle, Error> {
+    Ok(Bundle {
         cert_pem: read(&version_dir.join(CERT))?,
         chain_pem: read(&version_dir.join(CHAIN))?,
         key: PrivateKeyPem::new(read(&version_dir.join(PRIVKEY))?),
         ca_pem: read_optional(&version_dir.join(CA))?,
-    };
-    check_agreement(dir, &version_dir, &bundle)?;
-    Ok(Some(bundle))
+    })
 }
 
 /// Fails naming (by its stable name in `dir`) the file that disagrees with the others.

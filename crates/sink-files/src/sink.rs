@@ -109,6 +109,10 @@ impl Sink for FilesSink {
     async fn load(&self) -> Result<Option<Bundle>, acme_core::Error> {
         self.run(|target| deploy::load(&target.dir)).await
     }
+
+    async fn load_as_is(&self) -> Result<Option<Bundle>, acme_core::Error> {
+        self.run(|target| deploy::load_as_is(&target.dir)).await
+    }
 }
 
 #[cfg(test)]

@@ -163,6 +163,7 @@ fn a_fullchain_replaced_by_another_certificate_is_redeployed_and_diagnose_names_
 
     let diagnose = dir.acmekeep(&["diagnose", "one"]);
     diagnose.assert_exit(1);
+    diagnose.assert_stdout_contains("sink-files-disagree");
     diagnose.assert_stdout_contains("fullchain.pem");
 
     let run = dir.acmekeep(&["--issue"]);
