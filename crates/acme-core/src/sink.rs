@@ -46,18 +46,33 @@ pub struct SinkFiles {
 /// Where an issued certificate is delivered.
 ///
 /// `store` must be atomic from a consumer's point of view: a failed store leaves what was
-/// deployed before untouched. `load` reads back what is deployed now, so decisions are
+/// deployed before untouched. `preflight` runs before an order, so that a sink that cannot
+/// take a certificate fails the attempt before it costs the CA anything. `load` reads back what is deployed now, so decisions are
 /// made from reality rather than from acmekeep's own records.
 #[async_trait]
 pub trait Sink: Send + Sync {
     /// A short description for messages, e.g. `files:/etc/ssl/acmekeep/web`.
     fn describe(&self) -> String;
 
+    /// Checks, before anything is ordered, what can be checked cheaply about a later
+    /// `store`: that the destination exists or can be created and accepts writes with the
+    /// configured ownership. An error here costs no order at the CA. The default checks nothing.
+    async fn preflight(&self) -> Result<(), Error> {
+        Ok(())
+    }
+
     /// Delivers a new certificate and key.
     async fn store(&self, bundle: &Bundle) -> Result<(), Error>;
 
     /// Reads the currently deployed certificate and key, `None` if nothing is deployed.
     async fn load(&self) -> Result<Option<Bundle>, Error>;
+
+    /// Reads what is deployed as it is, without refusing parts that disagree with each other
+    /// (which `load` does): for reports that look at a broken deployment anyway. The default
+    /// is `load`.
+    async fn load_as_is(&self) -> Result<Option<Bundle>, Error> {
+        self.load().await
+    }
 
     /// The files consumers read, for sinks that write files.
     fn files(&self) -> Option<SinkFiles> {

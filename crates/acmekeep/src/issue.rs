@@ -31,6 +31,10 @@ enum Outcome {
     Pending(String),
     /// The deployed certificate was revoked with `--no-reissue`: left as it is.
     RevokedKept,
+    /// The deployed certificate is valid, and its deploy hook, which had failed, succeeded now.
+    HookRetried {
+        not_after: SystemTime,
+    },
 }
 
 /// Runs the one-shot for the named certificates (all when `names` is empty).
@@ -119,6 +123,13 @@ pub async fn run(config: &Config, names: &[String], force: bool) -> u8 {
                     humantime::format_rfc3339_seconds(renew_at)
                 );
             }
+            Outcome::HookRetried { not_after } => {
+                valid += 1;
+                println!(
+                    "{name}: still valid until {}; the deploy hook that had failed succeeded now",
+                    humantime::format_rfc3339_seconds(not_after)
+                );
+            }
             Outcome::Failed(error) => {
                 failed += 1;
                 println!("{name}: FAILED: {error}");
@@ -176,6 +187,9 @@ async fn process(
     let reason = match (deployed.assessment, revoked) {
         (_, Some(revocation)) => format!("revoked: {}", revocation.reason),
         (Assessment::Valid { .. }, None) if force => IssueReason::Forced.to_string(),
+        (Assessment::Valid { .. }, None) if lifecycle::kept_waiting(config, name, cert) => {
+            "a certificate issued earlier waits to be deployed".to_string()
+        }
         (
             Assessment::Valid {
                 renew_at,
@@ -183,6 +197,22 @@ async fn process(
             },
             None,
         ) => {
+            if let Some(info) = &deployed.info {
+                let mut state = store.load(name);
+                let retried =
+                    lifecycle::retry_deploy_hook(config, components, name, info, &mut state).await;
+                if let Some(result) = retried {
+                    if let Err(err) = store.save(name, &state) {
+                        tracing::warn!(error = %err, "cannot write the state record");
+                    }
+                    return match result {
+                        Ok(()) => Outcome::HookRetried { not_after },
+                        Err(error) => Outcome::Failed(format!(
+                            "the certificate is deployed, but its deploy hook failed again: {error}"
+                        )),
+                    };
+                }
+            }
             tracing::info!("deployed certificate is valid; nothing to do");
             return Outcome::Valid {
                 renew_at,
@@ -236,6 +266,11 @@ fn record(store: &state::Store, name: &str, issuer: &str, result: &Result<Issued
                 deployed_serial: Some(issued.info.serial.clone()),
                 ..CertState::default()
             };
+            lifecycle::record_deploy_hook(
+                &mut state,
+                &issued.info.serial,
+                issued.deploy_hook_error.clone(),
+            );
         }
         Err(failure) => {
             state.last_error = Some(failure.message.clone());

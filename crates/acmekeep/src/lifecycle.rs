@@ -12,7 +12,10 @@ use acme_core::{
 };
 
 use crate::config::{CertificateConfig, Config};
+use crate::daemon;
 use crate::hooks::{HookEnv, Outcome, Stage};
+use crate::kept::Kept;
+use crate::state::{CertState, FailedHook};
 use crate::wiring::Components;
 
 /// What the sinks of one certificate hold, and what the policy makes of it.
@@ -76,6 +79,14 @@ pub async fn inspect(sinks: &[Arc<dyn Sink>], wanted: &Wanted<'_>) -> Deployed {
         deployed.assessment = assessment;
     }
     deployed
+}
+
+/// Whether a certificate issued by an earlier attempt waits in `state_dir` to be deployed
+/// (and still can be): then the certificate is due whatever the deployed one says.
+pub fn kept_waiting(config: &Config, name: &str, cert: &CertificateConfig) -> bool {
+    Kept::new(&config.daemon.state_dir, name)
+        .usable(cert, SystemTime::now())
+        .is_some()
 }
 
 /// What the configuration wants of a certificate, for the policy.
@@ -147,6 +158,8 @@ pub struct Issued {
     pub info: CertInfo,
     /// The deploy or post hook that failed, if one did.
     pub hook_error: Option<String>,
+    /// The deploy hook's error, if it failed: it is run again until it succeeds.
+    pub deploy_hook_error: Option<String>,
 }
 
 /// Runs the `pre` hooks, issues and deploys, then runs the `deploy` hooks (after success)
@@ -177,6 +190,7 @@ pub async fn issue_and_deploy(
         Err(err) => Err(Failure::from(err.to_string())),
     };
     let mut hook_error = None;
+    let mut deploy_hook_error = None;
     let outcome = match &result {
         Ok(info) => {
             env.serial = Some(info.serial.clone());
@@ -184,6 +198,7 @@ pub async fn issue_and_deploy(
             if let Err(err) = cert.hooks.run(Stage::Deploy, &env).await {
                 tracing::error!(error = %err, "deploy hook failed; the new certificate stays deployed");
                 hook_error = Some(err.to_string());
+                deploy_hook_error = Some(err.to_string());
             }
             Outcome::Success
         }
@@ -193,7 +208,64 @@ pub async fn issue_and_deploy(
         tracing::error!(error = %err, "post hook failed");
         hook_error.get_or_insert(err.to_string());
     }
-    result.map(|info| Issued { info, hook_error })
+    result.map(|info| Issued {
+        info,
+        hook_error,
+        deploy_hook_error,
+    })
+}
+
+/// Records in `state` how the deploy hooks went for the deployed certificate `serial`: a
+/// failure is remembered (with the daemon's backoff) until they succeed.
+pub fn record_deploy_hook(state: &mut CertState, serial: &str, error: Option<String>) {
+    state.failed_deploy_hook = error.map(|error| {
+        let failures = state
+            .failed_deploy_hook
+            .as_ref()
+            .filter(|failed| failed.serial == serial)
+            .map_or(0, |failed| failed.failures)
+            + 1;
+        FailedHook {
+            serial: serial.to_string(),
+            failures,
+            retry_at: SystemTime::now() + daemon::backoff(failures, false),
+            error,
+        }
+    });
+}
+
+/// Runs the deploy hooks of `name` again, alone, when they failed for the deployed
+/// certificate `info`, and records the outcome in `state` (for the caller to save).
+/// `None` when no deploy hook failed for `info`.
+pub async fn retry_deploy_hook(
+    config: &Config,
+    components: &Components,
+    name: &str,
+    info: &CertInfo,
+    state: &mut CertState,
+) -> Option<Result<(), String>> {
+    state
+        .failed_deploy_hook
+        .as_ref()
+        .filter(|failed| failed.serial == info.serial)?;
+    let cert = config.certificates.get(name)?;
+    let sinks = components.sinks.get(name).cloned().unwrap_or_default();
+    let env = HookEnv {
+        cert_name: name.to_string(),
+        names: cert.domains.clone(),
+        issuer: cert.issuer.clone(),
+        files: sinks.iter().filter_map(|s| s.files()).collect(),
+        serial: Some(info.serial.clone()),
+        not_after: Some(info.not_after),
+    };
+    tracing::info!(serial = %info.serial, "running the deploy hook again, which failed for this certificate");
+    let result = cert
+        .hooks
+        .run(Stage::Deploy, &env)
+        .await
+        .map_err(|err| err.to_string());
+    record_deploy_hook(state, &info.serial, result.clone().err());
+    Some(result)
 }
 
 /// Issues a certificate with a fresh key, checks it, and stores it in every sink.
@@ -217,6 +289,14 @@ async fn deploy(
         .issuers
         .get(&cert.issuer)
         .ok_or_else(|| format!("issuer {:?} is not configured", cert.issuer))?;
+    let kept = Kept::new(&config.daemon.state_dir, name);
+    if let Some(bundle) = kept.usable(cert, SystemTime::now()) {
+        tracing::info!("deploying the certificate issued by an earlier attempt; no new order");
+        let info = CertInfo::from_pem(&bundle.cert_pem)?;
+        store_everywhere(sinks, &bundle, &info, &kept, &cert.issuer).await?;
+        return Ok(info);
+    }
+    preflight(sinks).await?;
     let pending = PendingKey::new(&config.daemon.state_dir, name);
     let key = match pending.load(cert.key) {
         Some(kept) => kept.key_pair()?,
@@ -284,12 +364,50 @@ async fn deploy(
         key,
         ca_pem: chain.ca_pem,
     };
+    pending.clear();
+    store_everywhere(sinks, &bundle, &info, &kept, &cert.issuer).await?;
+    Ok(info)
+}
+
+/// Asks every sink whether it can take a certificate, before anything is ordered.
+async fn preflight(sinks: &[Arc<dyn Sink>]) -> Result<(), Failure> {
     for sink in sinks {
-        sink.store(&bundle).await?;
+        sink.preflight().await.map_err(|err| {
+            Failure::from(format!(
+                "{err}; nothing was ordered (fix the sink and run again)"
+            ))
+        })?;
+    }
+    Ok(())
+}
+
+/// Stores `bundle` (certificate `info`, from `issuer`) in every sink. If a sink fails, the
+/// bundle is kept in `state_dir` for the next attempt, which deploys it without a new order.
+async fn store_everywhere(
+    sinks: &[Arc<dyn Sink>],
+    bundle: &Bundle,
+    info: &CertInfo,
+    kept: &Kept,
+    issuer: &str,
+) -> Result<(), Failure> {
+    for sink in sinks {
+        if let Err(err) = sink.store(bundle).await {
+            let reason = err.to_string();
+            let message = match kept.keep(issuer, bundle, &reason) {
+                Ok(()) => format!(
+                    "issued, not deployed: {reason}; kept in {} for the next attempt, which deploys it without a new order",
+                    kept.path().display()
+                ),
+                Err(keep) => format!(
+                    "issued, not deployed: {reason}; and it could not be kept for the next attempt: {keep}"
+                ),
+            };
+            return Err(message.into());
+        }
         tracing::info!(sink = %sink.describe(), serial = %info.serial, "deployed");
     }
-    pending.clear();
-    Ok(info)
+    kept.clear();
+    Ok(())
 }
 
 /// The key of a request an issuer is still processing, kept in

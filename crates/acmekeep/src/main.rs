@@ -9,6 +9,7 @@ mod hooks;
 mod inspect;
 mod issue;
 mod journal;
+mod kept;
 mod lifecycle;
 mod limits;
 mod logging;

@@ -106,6 +106,21 @@ pub struct Revocation {
     pub reissue: bool,
 }
 
+/// A deploy hook that failed for a deployed certificate: it is run again, alone (no new
+/// issuance), until it succeeds.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailedHook {
+    /// The serial of the deployed certificate the hook failed for.
+    pub serial: String,
+    /// Consecutive failures.
+    pub failures: u32,
+    /// When the daemon runs it again (its backoff; `--issue` runs it at once).
+    #[serde(with = "rfc3339")]
+    pub retry_at: SystemTime,
+    /// The last error.
+    pub error: String,
+}
+
 /// One certificate's record: `state_dir/certificates/NAME.json`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CertState {
@@ -142,6 +157,9 @@ pub struct CertState {
     /// sink changed by hand.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deployed_serial: Option<String>,
+    /// The deploy hook that failed for the deployed certificate, until it succeeds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_deploy_hook: Option<FailedHook>,
     /// The last certificate `acmekeep revoke` revoked. Kept in its own file,
     /// `certificates/NAME.revoked.json`, written only by `revoke` and removed only by
     /// `--issue`, so a running daemon saving this record cannot lose it.

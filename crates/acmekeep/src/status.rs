@@ -7,7 +7,9 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::daemon::{self, Basis};
+use crate::kept::Kept;
 use crate::lifecycle;
+use crate::state::FailedHook;
 use crate::state::{LastResult, Store};
 use crate::wiring::{Components, GeneratedCa};
 use crate::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
@@ -29,6 +31,10 @@ struct Row {
     last_result: Option<LastResult>,
     last_error: Option<String>,
     failures: u32,
+    /// Why the certificate issued by the last attempt, kept in `state_dir`, is not deployed.
+    not_deployed: Option<String>,
+    /// The deploy hook failed for the deployed certificate and is retried until it succeeds.
+    deploy_hook_failed: Option<FailedHook>,
 }
 
 /// Prints the status table (or JSON); exits 1 if a certificate is missing, expired or failing.
@@ -70,12 +76,21 @@ pub async fn run(config: &Config, json: bool) -> u8 {
             last_result: state.last_result,
             last_error: state.last_error.clone(),
             failures: state.failures,
+            not_deployed: Kept::new(&config.daemon.state_dir, name).reason(),
+            deploy_hook_failed: state.failed_deploy_hook.clone().filter(|failed| {
+                deployed
+                    .info
+                    .as_ref()
+                    .is_some_and(|info| info.serial == failed.serial)
+            }),
         });
     }
     let unhealthy = rows.iter().any(|r| {
         r.not_after.is_none_or(|t| t <= now)
             || r.last_result == Some(LastResult::Failed)
             || r.revoked
+            || r.not_deployed.is_some()
+            || r.deploy_hook_failed.is_some()
     });
     if json {
         match serde_json::to_string_pretty(&rows) {
@@ -106,15 +121,15 @@ fn print_table(rows: &[Row]) {
         "LAST RESULT".to_string(),
     ]];
     for row in rows {
-        let last = match (&row.last_result, &row.last_error) {
-            (Some(LastResult::Failed), Some(error)) => {
-                format!("failed ({}x): {error}", row.failures)
-            }
-            (Some(LastResult::Issued), _) => "issued".to_string(),
-            (Some(LastResult::Pending), Some(status)) => format!("pending: {status}"),
-            (Some(LastResult::Pending), None) => "pending".to_string(),
-            (Some(LastResult::Failed), None) => "failed".to_string(),
-            (None, _) => "-".to_string(),
+        let last = match (&row.not_deployed, &row.deploy_hook_failed) {
+            (Some(reason), _) => format!("issued, not deployed: {reason}"),
+            (None, Some(failed)) => format!(
+                "issued, deploy hook failed ({}x, retried at {}): {}",
+                failed.failures,
+                humantime::format_rfc3339_seconds(failed.retry_at),
+                failed.error
+            ),
+            (None, None) => last_result(&row.last_result, &row.last_error, row.failures),
         };
         lines.push([
             row.name.clone(),
@@ -151,6 +166,20 @@ fn print_table(rows: &[Row]) {
             })
             .collect();
         println!("{}", cells.join("  "));
+    }
+}
+
+/// The last result of a certificate's record, for the table.
+fn last_result(result: &Option<LastResult>, error: &Option<String>, failures: u32) -> String {
+    match (result, error) {
+        (Some(LastResult::Failed), Some(error)) => {
+            format!("failed ({}x): {error}", failures)
+        }
+        (Some(LastResult::Issued), _) => "issued".to_string(),
+        (Some(LastResult::Pending), Some(status)) => format!("pending: {status}"),
+        (Some(LastResult::Pending), None) => "pending".to_string(),
+        (Some(LastResult::Failed), None) => "failed".to_string(),
+        (None, _) => "-".to_string(),
     }
 }
 

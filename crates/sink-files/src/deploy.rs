@@ -94,21 +94,118 @@ pub(crate) fn store(target: &Target, bundle: &Bundle) -> Result<(), Error> {
     Ok(())
 }
 
+/// Checks what [`store`] will need, without writing a certificate: `dir` is (or is created
+/// as) a directory, its `..data` and stable names are the sink's own, and a file can be
+/// created in it with the key's group. A probe file is created and removed again.
+pub(crate) fn preflight(target: &Target) -> Result<(), Error> {
+    let dir = target.dir.as_path();
+    ensure_dir(dir)?;
+    current_version(dir)?;
+    for name in STABLE_NAMES {
+        stable_name_exists(dir, name)?;
+    }
+    let probe = dir.join(format!(".acmekeep-preflight.{}", std::process::id()));
+    let result = (|| {
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(OFlag::O_NOFOLLOW.bits())
+            .open(&probe)?;
+        if let Some(gid) = target.gid {
+            std::os::unix::fs::fchown(&file, None, Some(gid))?;
+        }
+        file.sync_all()
+    })();
+    let removed = fs::remove_file(&probe);
+    result.map_err(|e| Error::io(&probe, e))?;
+    removed.map_err(|e| Error::io(&probe, e))
+}
+
 /// Reads the deployed bundle, `None` if nothing has been deployed.
 ///
 /// The files are read from the version directory `..data` points to when `load` starts,
-/// so a concurrent swap cannot pair a certificate with another version's key.
+/// so a concurrent swap cannot pair a certificate with another version's key. The files
+/// must agree: `fullchain.pem` is `cert.pem` followed by `chain.pem`, and `privkey.pem` is
+/// the key of `cert.pem`; a file edited or replaced on its own is an
+/// [`Error::Disagreement`] naming it.
 pub(crate) fn load(dir: &Path) -> Result<Option<Bundle>, Error> {
     let Some(version) = current_version(dir)? else {
         return Ok(None);
     };
     let version_dir = dir.join(version);
-    Ok(Some(Bundle {
+    let bundle = read_version(&version_dir)?;
+    check_agreement(dir, &version_dir, &bundle)?;
+    Ok(Some(bundle))
+}
+
+/// Reads the deployed bundle like [`load`], without checking that its files agree.
+pub(crate) fn load_as_is(dir: &Path) -> Result<Option<Bundle>, Error> {
+    current_version(dir)?
+        .map(|version| read_version(&dir.join(version)))
+        .transpose()
+}
+
+fn read_version(version_dir: &Path) -> Result<Bundle, Error> {
+    Ok(Bundle {
         cert_pem: read(&version_dir.join(CERT))?,
         chain_pem: read(&version_dir.join(CHAIN))?,
         key: PrivateKeyPem::new(read(&version_dir.join(PRIVKEY))?),
         ca_pem: read_optional(&version_dir.join(CA))?,
-    }))
+    })
+}
+
+/// Fails naming (by its stable name in `dir`) the file that disagrees with the others.
+///
+/// `fullchain.pem` must be `cert.pem` followed by `chain.pem`, and `privkey.pem` the key of
+/// `cert.pem`. When `fullchain.pem` does not start with `cert.pem`, the key tells which of
+/// the two was replaced.
+fn check_agreement(dir: &Path, version_dir: &Path, bundle: &Bundle) -> Result<(), Error> {
+    let fullchain = read(&version_dir.join(FULLCHAIN))?;
+    // A certificate that cannot be read is for the caller to report; only a readable one
+    // can be paired with its key.
+    let key_matches = acme_core::CertInfo::from_pem(&bundle.cert_pem)
+        .map_or(true, |info| info.matches_key(&bundle.key));
+    let differs = |name: &str, reason: String| Error::Disagreement {
+        path: dir.join(name),
+        reason,
+    };
+    if fullchain == bundle.fullchain_pem() {
+        return if key_matches {
+            Ok(())
+        } else {
+            Err(differs(PRIVKEY, format!("is not the key of {CERT}")))
+        };
+    }
+    let with_cert = fullchain_prefix(&bundle.cert_pem);
+    match fullchain.strip_prefix(with_cert.as_str()) {
+        Some(_) if key_matches => Err(differs(
+            CHAIN,
+            format!("is not what {FULLCHAIN} holds after the certificate"),
+        )),
+        Some(_) => Err(differs(PRIVKEY, format!("is not the key of {CERT}"))),
+        None if key_matches => Err(differs(
+            FULLCHAIN,
+            format!(
+                "does not start with the certificate in {CERT} (it must be {CERT} followed by {CHAIN})"
+            ),
+        )),
+        None => Err(differs(
+            CERT,
+            format!(
+                "does not belong to {PRIVKEY}, nor is it the certificate {FULLCHAIN} starts with"
+            ),
+        )),
+    }
+}
+
+/// `cert_pem` as it starts a fullchain (with a final newline).
+fn fullchain_prefix(cert_pem: &str) -> String {
+    let mut prefix = cert_pem.to_owned();
+    if !prefix.ends_with('\n') {
+        prefix.push('\n');
+    }
+    prefix
 }
 
 impl<'a> VersionFile<'a> {

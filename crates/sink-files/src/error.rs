@@ -37,6 +37,15 @@ pub enum Error {
         /// What was found there and what was expected.
         found: String,
     },
+    /// The deployed files do not belong together: one of them was replaced or edited on its
+    /// own, by hand or by another tool. The certificate is due to be deployed again.
+    #[error("{}: {reason} (replaced or edited on its own); the certificate must be deployed again", path.display())]
+    Disagreement {
+        /// The stable name of the file that differs, e.g. `DIR/fullchain.pem`.
+        path: PathBuf,
+        /// How it differs.
+        reason: String,
+    },
     /// The background task that does the blocking file work did not finish.
     #[error("files sink: the file task for {} did not finish: {reason}", dir.display())]
     Task {

@@ -97,6 +97,10 @@ impl Sink for FilesSink {
         })
     }
 
+    async fn preflight(&self) -> Result<(), acme_core::Error> {
+        self.run(deploy::preflight).await
+    }
+
     async fn store(&self, bundle: &Bundle) -> Result<(), acme_core::Error> {
         let bundle = bundle.clone();
         self.run(move |target| deploy::store(target, &bundle)).await
@@ -104,6 +108,10 @@ impl Sink for FilesSink {
 
     async fn load(&self) -> Result<Option<Bundle>, acme_core::Error> {
         self.run(|target| deploy::load(&target.dir)).await
+    }
+
+    async fn load_as_is(&self) -> Result<Option<Bundle>, acme_core::Error> {
+        self.run(|target| deploy::load_as_is(&target.dir)).await
     }
 }
 

@@ -283,6 +283,16 @@ impl Pebble {
         )
     }
 
+    /// How many orders pebble has created so far (its log's "Added order" lines): what a
+    /// test counts to prove that a retry cost the CA nothing.
+    pub fn orders_created(&self) -> usize {
+        fs::read_to_string(self.workdir.join("pebble.log"))
+            .unwrap_or_default()
+            .lines()
+            .filter(|line| line.contains("Added order"))
+            .count()
+    }
+
     /// The last lines of pebble's and challtestsrv's logs.
     pub fn log_tails(&self) -> String {
         ["pebble.log", "challtestsrv.log"]

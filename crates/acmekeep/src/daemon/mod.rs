@@ -25,7 +25,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-pub use plan::{Basis, plan};
+pub use plan::{Basis, backoff, plan};
 use queue::{Event, Queue};
 use tend::{Context, Outcome};
 

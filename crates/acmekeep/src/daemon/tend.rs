@@ -118,7 +118,7 @@ async fn renew_deployed(
         Assessment::Valid { .. } | Assessment::Issue(IssueReason::Due { .. })
     );
     context.metrics.record_ready(name, &cert.issuer, ready);
-    if planned.at > now {
+    if planned.at > now && !lifecycle::kept_waiting(&context.config, name, cert) {
         if planned.basis == Basis::Backoff {
             tracing::info!(
                 retry_at = %humantime::format_rfc3339_seconds(planned.at),
@@ -132,7 +132,32 @@ async fn renew_deployed(
                 "certificate is valid"
             );
         }
-        let mut next = vec![(Event::Renew, planned.at)];
+        let mut renew_at = planned.at;
+        if let Some(info) = &deployed.info
+            && let Some(failed) = state
+                .failed_deploy_hook
+                .as_ref()
+                .filter(|failed| failed.serial == info.serial)
+        {
+            if failed.retry_at <= now {
+                let retried = lifecycle::retry_deploy_hook(
+                    &context.config,
+                    &context.components,
+                    name,
+                    info,
+                    &mut state,
+                )
+                .await;
+                if let Some(Err(error)) = retried {
+                    tracing::error!(%error, "the deploy hook failed again; trying again later");
+                }
+                save(context, name, &state);
+            }
+            if let Some(failed) = &state.failed_deploy_hook {
+                renew_at = renew_at.min(failed.retry_at);
+            }
+        }
+        let mut next = vec![(Event::Renew, renew_at)];
         // Only ACME CAs can offer a renewal window; asking any other issuer would only
         // read every sink a second time.
         let offers_windows = matches!(
@@ -182,6 +207,11 @@ async fn renew_deployed(
                 deployed_serial: Some(issued.info.serial.clone()),
                 ..CertState::default()
             };
+            lifecycle::record_deploy_hook(
+                &mut state,
+                &issued.info.serial,
+                issued.deploy_hook_error,
+            );
             save(context, name, &state);
             tracing::info!(
                 serial = %issued.info.serial,

@@ -71,7 +71,23 @@ pub async fn check(
     let mut material = None;
     for sink in &sinks {
         let where_ = sink.describe();
-        match tokio::time::timeout(SINK_TIMEOUT, sink.load()).await {
+        let loaded = match tokio::time::timeout(SINK_TIMEOUT, sink.load()).await {
+            Ok(Err(err)) => match sink.load_as_is().await {
+                // The files are there but disagree: name the file, and look at them anyway.
+                Ok(Some(bundle)) => {
+                    issues.push(Issue::error(
+                        "sink-files-disagree",
+                        format!("{where_}: {err}"),
+                        "a file of the sink was replaced or edited on its own, by hand or by another tool",
+                        format!("acmekeep inspect on the sink; acmekeep --issue {name} deploys it again"),
+                    ));
+                    Ok(Ok(Some(bundle)))
+                }
+                _ => Ok(Err(err)),
+            },
+            other => other,
+        };
+        match loaded {
             Err(_) => issues.push(Issue::error(
                 "sink-unreadable",
                 format!("{where_} did not answer within {}s", SINK_TIMEOUT.as_secs()),
