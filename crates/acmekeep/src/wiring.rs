@@ -82,7 +82,7 @@ impl Components {
         for (name, solver) in &config.solvers {
             let built: Result<Arc<dyn Solver>, String> = match &solver.kind {
                 SolverKind::Http01(http) => Http01Solver::new(name.clone(), http.clone())
-                    .map(|s| Arc::new(s) as Arc<dyn Solver>)
+                    .map(|s| journal_webroot(Arc::new(s), state_dir))
                     .map_err(|e| e.to_string()),
                 SolverKind::TlsAlpn01(tls) => {
                     Ok(Arc::new(TlsAlpn01Solver::new(name.clone(), tls.clone()))
@@ -93,7 +93,7 @@ impl Components {
                         .map(Arc::new)
                         .map_err(|e| e.to_string())?;
                     dns_solvers.insert(name.clone(), Arc::clone(&solver));
-                    Ok(Arc::new(Journaled::new(solver, Journal::new(state_dir)))
+                    Ok(Arc::new(Journaled::dns(solver, Journal::new(state_dir)))
                         as Arc<dyn Solver>)
                 }),
             };
@@ -149,5 +149,14 @@ impl Components {
                 problems,
             })
         }
+    }
+}
+
+/// An http-01 solver, journaled when it writes token files into a webroot (so the next run
+/// removes what a killed one left there).
+fn journal_webroot(solver: Arc<Http01Solver>, state_dir: &std::path::Path) -> Arc<dyn Solver> {
+    match Journaled::webroot(Arc::clone(&solver), Journal::new(state_dir)) {
+        Some(journaled) => Arc::new(journaled),
+        None => solver,
     }
 }

@@ -1,0 +1,124 @@
+//! acmekeep beside a real nginx, the way most VMs run it: nginx serves the webroot on the CA's
+//! HTTP-01 port while acmekeep writes the challenge files (the setup certbot users migrate
+//! with).
+
+use std::fs;
+use std::path::Path;
+
+use e2e::{Config, Nginx, NginxSite, Pebble, PebbleOptions, Run, TestDir};
+
+/// Everything under the webroot, as paths relative to it (directories end with `/`).
+fn webroot_contents(root: &Path) -> Vec<String> {
+    fn walk(root: &Path, dir: &Path, found: &mut Vec<String>) {
+        for entry in fs::read_dir(dir).expect("read the webroot").flatten() {
+            let path = entry.path();
+            let relative = path
+                .strip_prefix(root)
+                .expect("under the webroot")
+                .display()
+                .to_string();
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                found.push(format!("{relative}/"));
+                walk(root, &path, found);
+            } else {
+                found.push(relative);
+            }
+        }
+    }
+    let mut found = Vec::new();
+    walk(root, root, &mut found);
+    found.sort();
+    found
+}
+
+/// Asserts that nginx answered every challenge request it got with 200, and got at least
+/// `count` of them.
+fn assert_every_challenge_was_served(nginx: &Nginx, count: usize, run: &Run) {
+    let challenges: Vec<String> = nginx
+        .access_log()
+        .into_iter()
+        .filter(|line| line.contains("/.well-known/acme-challenge/"))
+        .collect();
+    if challenges.len() < count || challenges.iter().any(|line| !line.starts_with("200 ")) {
+        run.fail(&format!(
+            "nginx must serve all {count} challenges with 200, it logged: {challenges:#?}\n{}",
+            nginx.logs()
+        ));
+    }
+}
+
+/// Starts pebble and nginx serving `DIR/webroot` on pebble's HTTP-01 port, and writes a
+/// config whose http-01 solver uses that webroot.
+fn pebble_and_nginx(dir: &TestDir, certificates: &[(&str, &[&str])]) -> (Pebble, Nginx) {
+    let pebble = Pebble::start(dir, PebbleOptions::default());
+    let webroot = dir.path().join("webroot");
+    fs::create_dir(&webroot).expect("create the webroot");
+    let nginx = Nginx::start(dir, NginxSite::Webroot(webroot.clone()), pebble.http_port());
+    let config = certificates.iter().fold(
+        Config::for_pebble(dir, &pebble).webroot(&webroot),
+        |config, (name, domains)| config.certificate(name, domains),
+    );
+    dir.write_config(&config.to_toml());
+    (pebble, nginx)
+}
+
+/// Regression (issue 12, item 1): presenting the second name's challenge deleted the first
+/// name's token file, so the CA got 404 for the first name.
+#[test]
+fn a_certificate_for_three_names_validates_through_nginx_serving_the_webroot() {
+    let dir = TestDir::new();
+    let names = ["a.example.test", "b.example.test", "c.example.test"];
+    let (pebble, nginx) = pebble_and_nginx(&dir, &[("three", &names)]);
+
+    let run = dir.acmekeep(&["--issue"]);
+    run.assert_success()
+        .assert_stdout_contains("1 issued, 0 still valid, 0 failed");
+    let sink = dir.sink("three");
+    let mut issued = sink.dns_names();
+    issued.sort();
+    assert_eq!(issued, names);
+    sink.assert_chains_to(&pebble.root_file());
+    assert_every_challenge_was_served(&nginx, names.len(), &run);
+    assert_eq!(
+        webroot_contents(&dir.path().join("webroot")),
+        [".well-known/", ".well-known/acme-challenge/"],
+        "no challenge file may be left in the webroot\n{run}"
+    );
+
+    dir.acmekeep(&["--issue"])
+        .assert_success()
+        .assert_stdout_contains("0 issued, 1 still valid, 0 failed");
+}
+
+/// Certificates issued at once by one run share the webroot: none removes another's tokens.
+#[test]
+fn certificates_issued_at_once_through_one_webroot_all_validate() {
+    let dir = TestDir::new();
+    let certificates: [(&str, &[&str]); 3] = [
+        ("www", &["example.test", "www.example.test"]),
+        ("api", &["api.example.test", "v2.api.example.test"]),
+        ("mail", &["mail.example.test"]),
+    ];
+    let (_pebble, nginx) = pebble_and_nginx(&dir, &certificates);
+
+    let run = dir.acmekeep(&["--issue"]);
+    run.assert_success()
+        .assert_stdout_contains("3 issued, 0 still valid, 0 failed");
+    for (name, domains) in certificates {
+        let mut issued = dir.sink(name).dns_names();
+        issued.sort();
+        let mut expected: Vec<&str> = domains.to_vec();
+        expected.sort();
+        assert_eq!(issued, expected, "{name}\n{run}");
+    }
+    assert_every_challenge_was_served(&nginx, 5, &run);
+    assert_eq!(
+        webroot_contents(&dir.path().join("webroot")),
+        [".well-known/", ".well-known/acme-challenge/"],
+        "no challenge file may be left in the webroot\n{run}"
+    );
+
+    dir.acmekeep(&["--issue"])
+        .assert_success()
+        .assert_stdout_contains("0 issued, 3 still valid, 0 failed");
+}
