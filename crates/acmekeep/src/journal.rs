@@ -370,4 +370,118 @@ mod tests {
             "nothing could remove it"
         );
     }
+
+    fn webroot_solver(webroot: &Path, journal: Journal) -> Journaled {
+        let config = http01::Http01Config {
+            listen: None,
+            webroot: Some(webroot.to_path_buf()),
+        };
+        let solver = Http01Solver::new("web".into(), config).expect("solver");
+        Journaled::webroot(Arc::new(solver), journal).expect("webroot mode is journaled")
+    }
+
+    fn http_challenge(token: &str) -> Challenge {
+        Challenge {
+            kind: ChallengeKind::Http01,
+            identifier: "www.example.test".into(),
+            wildcard: false,
+            token: token.into(),
+            key_authorization: format!("{token}.thumbprint"),
+            dns_value: String::new(),
+        }
+    }
+
+    fn challenge_files(webroot: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(webroot.join(".well-known/acme-challenge"))
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        names
+    }
+
+    #[tokio::test]
+    async fn a_webroot_token_is_journaled_while_its_file_exists() {
+        let state = tempfile::tempdir().expect("tempdir");
+        let webroot = tempfile::tempdir().expect("tempdir");
+        let journal = Journal::new(state.path());
+        let solver = webroot_solver(webroot.path(), journal.clone());
+
+        solver
+            .present(&http_challenge("tok-1"))
+            .await
+            .expect("present");
+        assert_eq!(
+            journal.entries(),
+            [Entry {
+                solver: "web".into(),
+                identifier: "www.example.test".into(),
+                record: Record::TokenFile {
+                    webroot: webroot.path().to_path_buf(),
+                    token: "tok-1".into()
+                },
+            }]
+        );
+        assert_eq!(challenge_files(webroot.path()), ["tok-1"]);
+
+        solver
+            .cleanup(&http_challenge("tok-1"))
+            .await
+            .expect("cleanup");
+        assert!(challenge_files(webroot.path()).is_empty());
+        assert!(!journal.path.exists(), "an empty journal is removed");
+    }
+
+    /// Regression (issue 12, item 2): a run killed between write_atomic's temporary file and
+    /// its rename left `.TOKEN.tmp.…` in the webroot, which no later run removed.
+    #[tokio::test]
+    async fn the_next_run_removes_token_and_temporary_files_a_killed_run_left() {
+        let state = tempfile::tempdir().expect("tempdir");
+        let webroot = tempfile::tempdir().expect("tempdir");
+        let killed = webroot_solver(webroot.path(), Journal::new(state.path()));
+        killed
+            .present(&http_challenge("done"))
+            .await
+            .expect("present");
+        killed
+            .present(&http_challenge("mid-write"))
+            .await
+            .expect("present");
+        drop(killed);
+        let dir = webroot.path().join(".well-known/acme-challenge");
+        // "mid-write" was killed after its temporary file was created, before the rename.
+        std::fs::remove_file(dir.join("mid-write")).expect("undo the rename");
+        std::fs::write(dir.join(".mid-write.tmp.1234abcd1234abcd"), "half").expect("temp");
+        std::fs::write(dir.join("not-ours"), "another tool's file").expect("other");
+
+        Journal::new(state.path()).sweep(&BTreeMap::new()).await;
+
+        assert_eq!(challenge_files(webroot.path()), ["not-ours"]);
+        assert!(Journal::new(state.path()).entries().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_journal_of_dns_values_written_before_webroot_entries_still_reads() {
+        let state = tempfile::tempdir().expect("tempdir");
+        std::fs::write(
+            state.path().join("challenges.json"),
+            r#"[{"solver":"dns","identifier":"www.example.test","value":"left"}]"#,
+        )
+        .expect("journal");
+        let zone = Arc::new(Zone::default());
+        zone.values
+            .lock()
+            .expect("lock")
+            .push(("_acme-challenge.www.example.test".into(), "left".into()));
+
+        let solvers = BTreeMap::from([("dns".to_string(), solver(Arc::clone(&zone)))]);
+        Journal::new(state.path()).sweep(&solvers).await;
+
+        assert!(zone.values.lock().expect("lock").is_empty());
+        assert!(Journal::new(state.path()).entries().is_empty());
+    }
 }
