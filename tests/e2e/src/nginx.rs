@@ -42,7 +42,7 @@ impl Nginx {
     /// Starts nginx serving `site` on `127.0.0.1:port`, with its config, pid file, logs and
     /// temporary paths under `DIR/nginx-<port>/`, and waits until it accepts connections.
     ///
-    /// Fails the test if nginx is not installed (`apt-get install nginx-light`) or does not
+    /// Fails the test if nginx is not installed (`apt-get install nginx`) or does not
     /// come up.
     pub fn start(dir: &TestDir, site: NginxSite, port: u16) -> Nginx {
         let binary = nginx_binary();
