@@ -34,7 +34,6 @@ pub enum NginxSite {
 pub struct Nginx {
     child: Child,
     workdir: PathBuf,
-    config: PathBuf,
     port: u16,
 }
 
@@ -66,7 +65,6 @@ impl Nginx {
         let mut nginx = Nginx {
             child,
             workdir,
-            config,
             port,
         };
         let deadline = Instant::now() + TIMEOUT;
@@ -92,22 +90,6 @@ impl Nginx {
     /// The master process's pid (what `kill -HUP` reloads).
     pub fn pid(&self) -> u32 {
         self.child.id()
-    }
-
-    /// The command line that makes this nginx reload its configuration and certificates
-    /// (`nginx -s reload` with this instance's config and prefix), for a deploy hook.
-    pub fn reload_command(&self) -> Vec<String> {
-        vec![
-            nginx_binary().display().to_string(),
-            "-p".to_string(),
-            self.workdir.display().to_string(),
-            "-e".to_string(),
-            self.workdir.join("error.log").display().to_string(),
-            "-c".to_string(),
-            self.config.display().to_string(),
-            "-s".to_string(),
-            "reload".to_string(),
-        ]
     }
 
     /// The requests nginx logged, one line each: `STATUS URI`.
