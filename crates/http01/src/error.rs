@@ -62,6 +62,12 @@ pub enum Error {
         /// The directory that is a link.
         path: PathBuf,
     },
+    /// A temporary file an interrupted write left could not be removed (the message names it).
+    #[error("cannot remove what an interrupted run left in the webroot: {source}")]
+    RemoveLeftover {
+        /// The error from the removal.
+        source: acme_core::Error,
+    },
     /// The challenge file could not be written (the message names the file).
     #[error("cannot write the challenge file: {source}")]
     WriteFile {

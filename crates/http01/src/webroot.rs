@@ -116,13 +116,16 @@ pub async fn remove_leftovers(webroot: &Path, token: &str) -> Result<(), Error> 
     remove(webroot, token).await?;
     let webroot = webroot.to_path_buf();
     let token = token.to_string();
-    let file = challenge_dirs(&webroot)[1].join(&token);
-    blocking("remove", file.clone(), move || {
-        let file = checked_challenge_dir(&webroot)?.join(&token);
-        acme_core::remove_atomic_leftovers(&file)
-            .map(drop)
-            .map_err(|source| Error::WriteFile { source })
-    })
+    blocking(
+        "remove",
+        challenge_dirs(&webroot)[1].join(&token),
+        move || {
+            let file = checked_challenge_dir(&webroot)?.join(&token);
+            acme_core::remove_atomic_leftovers(&file)
+                .map(drop)
+                .map_err(|source| Error::RemoveLeftover { source })
+        },
+    )
     .await
 }
 
