@@ -47,7 +47,7 @@ pub use child_env::{CONFIG_OVERRIDE_PREFIX, config_override_vars};
 pub use csr::build_csr;
 pub use dns::{CHALLENGE_TTL, DnsProvider};
 pub use error::{BoxError, Error};
-pub use fsutil::{ensure_private_dir, write_atomic};
+pub use fsutil::{ensure_private_dir, remove_atomic_leftovers, write_atomic};
 pub use inspect::{CertInfo, der_to_pem, split_pem_certificates};
 pub use issuer::{IssueRequest, IssuedChain, Issuer, RenewalWindow, RevocationReason};
 pub use key::{KeyType, PrivateKeyPem};

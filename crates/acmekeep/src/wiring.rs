@@ -112,7 +112,7 @@ impl Components {
                              of the web server that answers on port 80",
                             webroot.display()
                         )),
-                        _ => Ok(Arc::new(solver) as Arc<dyn Solver>),
+                        _ => Ok(journal_webroot(Arc::new(solver), state_dir)),
                     }),
                 SolverKind::TlsAlpn01(tls) => {
                     Ok(Arc::new(TlsAlpn01Solver::new(name.clone(), tls.clone()))
@@ -123,7 +123,7 @@ impl Components {
                         .map(Arc::new)
                         .map_err(|e| e.to_string())?;
                     dns_solvers.insert(name.clone(), Arc::clone(&solver));
-                    Ok(Arc::new(Journaled::new(solver, Journal::new(state_dir)))
+                    Ok(Arc::new(Journaled::dns(solver, Journal::new(state_dir)))
                         as Arc<dyn Solver>)
                 }),
             };
@@ -179,5 +179,14 @@ impl Components {
                 problems,
             })
         }
+    }
+}
+
+/// An http-01 solver, journaled when it writes token files into a webroot (so the next run
+/// removes what a killed one left there).
+fn journal_webroot(solver: Arc<Http01Solver>, state_dir: &std::path::Path) -> Arc<dyn Solver> {
+    match Journaled::webroot(Arc::clone(&solver), Journal::new(state_dir)) {
+        Some(journaled) => Arc::new(journaled),
+        None => solver,
     }
 }

@@ -50,6 +50,24 @@ pub enum Error {
         /// The operating system's reason.
         source: io::Error,
     },
+    /// `.well-known` or `.well-known/acme-challenge` under the webroot is a symbolic link;
+    /// challenge files are neither written nor removed through it.
+    #[error(
+        "refusing to write challenge files through {}: it is a symbolic link; make it a real \
+         directory (acmekeep creates it if missing) or set `webroot` to the document root the \
+         link points into",
+        path.display()
+    )]
+    SymlinkInWebroot {
+        /// The directory that is a link.
+        path: PathBuf,
+    },
+    /// A temporary file an interrupted write left could not be removed (the message names it).
+    #[error("cannot remove what an interrupted run left in the webroot: {source}")]
+    RemoveLeftover {
+        /// The error from the removal.
+        source: acme_core::Error,
+    },
     /// The challenge file could not be written (the message names the file).
     #[error("cannot write the challenge file: {source}")]
     WriteFile {

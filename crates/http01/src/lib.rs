@@ -13,7 +13,11 @@
 //!   connections at once (more wait unaccepted), and it echoes nothing of a request.
 //! - **webroot**: the key authorization is written atomically to
 //!   `<webroot>/.well-known/acme-challenge/<token>` for a web server that already listens on
-//!   port 80, and removed again on cleanup.
+//!   port 80, and removed again on cleanup. Only the tokens presented are ever written or
+//!   removed, so several orders (and several certificates at once) can share one webroot; a
+//!   symlinked `.well-known` or `acme-challenge` is refused. What a killed run left behind is
+//!   removed by [`remove_leftovers`] for the tokens the caller recorded (acmekeep's challenge
+//!   journal) before presenting them.
 //!
 //! It does not choose which names use it, follow redirects, or check that the CA can reach
 //! the server: that is the binary's (and `diagnose`'s) job. It never logs the key
@@ -54,3 +58,4 @@ mod webroot;
 pub use config::Http01Config;
 pub use error::Error;
 pub use solver::Http01Solver;
+pub use webroot::remove_leftovers;

@@ -67,6 +67,14 @@ impl Http01Solver {
         }
     }
 
+    /// The document root challenges are written under; `None` in listen mode.
+    pub fn webroot(&self) -> Option<&std::path::Path> {
+        match &self.mode {
+            Mode::Listen(_) => None,
+            Mode::Webroot(webroot) => Some(webroot),
+        }
+    }
+
     /// Stops the challenge server and closes its connections; the port is free when this
     /// returns. A later `present` binds again. Does nothing in webroot mode.
     pub async fn shutdown(&self) {

@@ -139,3 +139,105 @@ async fn a_missing_webroot_is_reported_and_not_created() {
     );
     assert!(!webroot.exists());
 }
+
+/// Regression (issue 12, item 1): presenting a token deleted the files of every other token
+/// of the same account, so an order for several names (acme-core presents every authorization
+/// before answering any) or two certificates issued at once never validated.
+#[tokio::test]
+async fn tokens_presented_together_are_all_served_until_each_is_cleaned_up() {
+    let webroot = tempfile::tempdir().expect("tempdir");
+    let dir = webroot.path().join(".well-known/acme-challenge");
+    let tokens = ["first-token", "second-token", "third-token"];
+    let solver = solver_for(webroot.path());
+    let other_certificate = solver_for(webroot.path());
+    for (i, token) in tokens.iter().enumerate() {
+        let solver = if i == 1 { &other_certificate } else { &solver };
+        solver.present(&challenge(token)).await.expect("present");
+    }
+    for token in tokens {
+        assert_eq!(
+            fs::read_to_string(dir.join(token)).expect("a presented token is served"),
+            challenge(token).key_authorization
+        );
+    }
+
+    solver
+        .cleanup(&challenge("first-token"))
+        .await
+        .expect("cleanup");
+    assert!(!dir.join("first-token").exists());
+    assert!(dir.join("second-token").is_file());
+    assert!(dir.join("third-token").is_file());
+}
+
+#[tokio::test]
+async fn a_symlinked_well_known_or_challenge_directory_is_refused_with_its_path() {
+    for link in [".well-known", ".well-known/acme-challenge"] {
+        let sandbox = tempfile::tempdir().expect("tempdir");
+        let webroot = sandbox.path().join("www");
+        let elsewhere = sandbox.path().join("elsewhere");
+        fs::create_dir_all(webroot.join(".well-known")).expect("webroot");
+        fs::create_dir(&elsewhere).expect("elsewhere");
+        let link_path = webroot.join(link);
+        if link_path.exists() {
+            fs::remove_dir(&link_path).expect("make room for the link");
+        }
+        std::os::unix::fs::symlink(&elsewhere, &link_path).expect("symlink");
+        let solver = solver_for(&webroot);
+
+        let message = solver
+            .present(&challenge(TOKEN))
+            .await
+            .expect_err("a symlinked challenge directory is refused")
+            .to_string();
+        assert!(
+            message.contains(&format!("{}: ", link_path.display()))
+                && message.contains("symbolic link"),
+            "{message}"
+        );
+        let message = solver
+            .cleanup(&challenge(TOKEN))
+            .await
+            .expect_err("nothing is removed through the link either")
+            .to_string();
+        assert!(message.contains("symbolic link"), "{message}");
+        assert_eq!(tree(&elsewhere), Vec::<PathBuf>::new(), "{link}");
+    }
+}
+
+#[tokio::test]
+async fn leftovers_of_a_killed_run_are_removed_for_the_named_token_only() {
+    let webroot = tempfile::tempdir().expect("tempdir");
+    let dir = webroot.path().join(".well-known/acme-challenge");
+    let solver = solver_for(webroot.path());
+    solver.present(&challenge(TOKEN)).await.expect("present");
+    solver
+        .present(&challenge("live-token"))
+        .await
+        .expect("present");
+    // A write killed between creating its temporary file and renaming it.
+    fs::write(dir.join(format!(".{TOKEN}.tmp.00c0ffee00c0ffee")), "half").expect("temp");
+    fs::write(dir.join(".live-token.tmp.0123456789abcdef"), "live").expect("temp");
+
+    http01::remove_leftovers(webroot.path(), TOKEN)
+        .await
+        .expect("remove leftovers");
+
+    let mut left: Vec<String> = fs::read_dir(&dir)
+        .expect("list")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, [".live-token.tmp.0123456789abcdef", "live-token"]);
+
+    let gone = webroot.path().join("gone");
+    http01::remove_leftovers(&gone, TOKEN)
+        .await
+        .expect("a webroot that is gone has nothing left");
+    let message = http01::remove_leftovers(webroot.path(), "../escape")
+        .await
+        .expect_err("a bad token is refused")
+        .to_string();
+    assert!(message.contains("\"../escape\""), "{message}");
+}

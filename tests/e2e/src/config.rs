@@ -19,6 +19,7 @@ pub struct Config {
     directory_url: String,
     ca_bundle: Option<PathBuf>,
     http_port: u16,
+    webroot: Option<PathBuf>,
     metrics_port: u16,
     eab: Option<(String, String)>,
     profile: Option<String>,
@@ -55,6 +56,7 @@ impl Config {
             directory_url: directory_url.to_string(),
             ca_bundle: None,
             http_port: free_port(),
+            webroot: None,
             metrics_port: free_port(),
             eab: None,
             profile: None,
@@ -71,6 +73,13 @@ impl Config {
     /// Makes the http-01 solver listen on `port` instead of the CA's validation port.
     pub fn solver_port(mut self, port: u16) -> Config {
         self.http_port = port;
+        self
+    }
+
+    /// Makes the http-01 solver write challenges under `root` (its `webroot` key) for a web
+    /// server to serve, instead of listening itself.
+    pub fn webroot(mut self, root: &std::path::Path) -> Config {
+        self.webroot = Some(root.to_path_buf());
         self
     }
 
@@ -145,11 +154,11 @@ impl Config {
         if let Some(ca_bundle) = &self.ca_bundle {
             let _ = writeln!(toml, "ca_bundle = {}", quote(&ca_bundle.to_string_lossy()));
         }
-        let _ = writeln!(
-            toml,
-            "\n[solvers.web]\nkind = \"http-01\"\nlisten = \"127.0.0.1:{}\"",
-            self.http_port
-        );
+        let _ = writeln!(toml, "\n[solvers.web]\nkind = \"http-01\"");
+        let _ = match &self.webroot {
+            Some(root) => writeln!(toml, "webroot = {}", quote(&root.to_string_lossy())),
+            None => writeln!(toml, "listen = \"127.0.0.1:{}\"", self.http_port),
+        };
         for (name, domains, key) in &self.certificates {
             let domains: Vec<String> = domains.iter().map(|domain| quote(domain)).collect();
             let sink = self.out_dir.join(name);

@@ -8,7 +8,8 @@
 //! real [`PowerDns`] and [`Moto`] (the Route53 API), and a [`CloudflareFake`] where no real
 //! server can be had; the Venafi issuer runs against a [`VenafiFake`] of the TPP API. The Vault issuer (and a
 //! second ACME server) run against a real [`OpenBao`]. The Kubernetes sink and leader election run against a
-//! [`KubeFake`] API server, as no real one can be installed.
+//! [`KubeFake`] API server, as no real one can be installed. A real [`Nginx`] serves a webroot
+//! to the CA, or a files sink's certificate to TLS clients, as it does beside acmekeep in production.
 //! [`Config`] writes the TOML for the usual shape (one ACME issuer, one http-01 solver, some
 //! certificates); [`TestDir::acmekeep`] runs the binary with a timeout
 //! and returns a [`Run`] whose assertions print the command, its output and the tail of
@@ -45,6 +46,7 @@ mod fault_proxy;
 mod faults;
 mod kube_fake;
 mod moto;
+mod nginx;
 mod openbao;
 mod pebble;
 mod port;
@@ -68,6 +70,7 @@ pub use faults::{
 };
 pub use kube_fake::{KubeFake, KubeRequest};
 pub use moto::{Moto, MotoTxtSet};
+pub use nginx::{Nginx, NginxSite};
 pub use openbao::{FixedPortLock, OpenBao, OpenBaoAppRole};
 pub use pebble::{Pebble, PebbleOptions};
 pub use port::free_port;
