@@ -25,7 +25,7 @@ pub async fn online(config: &Config) -> u8 {
     let components = match Components::build(config) {
         Ok(components) => components,
         Err(err) => {
-            eprintln!("{err}");
+            crate::logging::error(err);
             return EXIT_USAGE;
         }
     };
