@@ -13,7 +13,7 @@ pub async fn run(path: &Path, online: bool) -> u8 {
     let (config, mut problems) = match config::load_with_problems(path) {
         Ok(loaded) => loaded,
         Err(err) => {
-            eprintln!("{err}");
+            crate::logging::error(err);
             return EXIT_USAGE;
         }
     };
@@ -27,13 +27,10 @@ pub async fn run(path: &Path, online: bool) -> u8 {
             }
         };
     let Some(components) = components.filter(|_| problems.is_empty()) else {
-        eprintln!(
-            "{}",
-            ConfigError {
-                path: path.to_path_buf(),
-                problems,
-            }
-        );
+        crate::logging::error(ConfigError {
+            path: path.to_path_buf(),
+            problems,
+        });
         return EXIT_USAGE;
     };
     println!(

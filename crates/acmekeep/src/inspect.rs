@@ -41,11 +41,12 @@ pub struct InspectArgs {
     /// A kubernetes.io/tls Secret, as NAMESPACE/NAME.
     #[arg(long, value_name = "NS/NAME")]
     pub secret: Option<String>,
-    /// With --secret: a kubeconfig file (default: the in-cluster service account).
+    /// With --secret: a kubeconfig file (default: $KUBECONFIG, else ~/.kube/config, else the
+    /// in-cluster service account).
     #[arg(long, value_name = "PATH", requires = "secret")]
     pub kubeconfig: Option<PathBuf>,
-    /// With --secret and --kubeconfig: the context to use (default: the current one).
-    #[arg(long, value_name = "NAME", requires = "kubeconfig")]
+    /// With --secret: the kubeconfig's context to use (default: its current one).
+    #[arg(long, value_name = "NAME", requires = "secret")]
     pub context: Option<String>,
     /// A configured certificate: every one of its sinks, from the configuration file.
     #[arg(long = "cert", value_name = "NAME")]

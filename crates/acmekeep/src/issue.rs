@@ -59,7 +59,7 @@ pub async fn run(config: &Config, names: &[String], force: bool) -> u8 {
     let components = match Components::build(config, GeneratedCa::Create) {
         Ok(components) => components,
         Err(err) => {
-            eprintln!("{err}");
+            crate::logging::error(err);
             return EXIT_USAGE;
         }
     };
@@ -77,7 +77,7 @@ pub async fn run(config: &Config, names: &[String], force: bool) -> u8 {
     let cancel = CancellationToken::new();
     tokio::spawn(cancel_on_signal(cancel.clone()));
     let mut results = futures::stream::iter(selected.into_iter().map(|(name, cert)| {
-        let span = tracing::info_span!("certificate", name = %name);
+        let span = tracing::info_span!("certificate", certificate = %name);
         let components = &components;
         let cancel = &cancel;
         async move {

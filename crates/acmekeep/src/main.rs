@@ -46,13 +46,13 @@ fn run() -> u8 {
         tracing::debug!("a rustls crypto provider was already installed");
     }
     if cli.command.is_some() && cli.issue.is_some() {
-        eprintln!("error: --issue cannot be combined with a subcommand");
+        logging::error("error: --issue cannot be combined with a subcommand");
         return EXIT_USAGE;
     }
     let load = || match config::load(&cli.config) {
         Ok(config) => Ok(config),
         Err(err) => {
-            eprintln!("{err}");
+            logging::error(err);
             Err(EXIT_USAGE)
         }
     };
@@ -89,7 +89,7 @@ fn run() -> u8 {
             })
         }),
         (None, None) => {
-            eprintln!("error: nothing to do; use --issue or check (see --help)");
+            logging::error("error: nothing to do; use --issue or check (see --help)");
             Err(EXIT_USAGE)
         }
     };

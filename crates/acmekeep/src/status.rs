@@ -42,7 +42,7 @@ pub async fn run(config: &Config, json: bool) -> u8 {
     let components = match Components::build(config, GeneratedCa::Existing) {
         Ok(components) => components,
         Err(err) => {
-            eprintln!("{err}");
+            crate::logging::error(err);
             return EXIT_USAGE;
         }
     };

@@ -39,6 +39,21 @@ impl Roots {
         Ok(roots)
     }
 
+    /// These anchors and also `certs` (e.g. the issuer's own root); `source` says where
+    /// those came from, and is added to [`Roots::source`].
+    pub fn also_trusting(
+        &self,
+        certs: &[CertificateDer<'_>],
+        source: &str,
+    ) -> Result<Roots, Error> {
+        let mut extra = Roots::from_certificates(certs, source)?;
+        let mut roots = self.clone();
+        roots.anchors.append(&mut extra.anchors);
+        roots.subjects.append(&mut extra.subjects);
+        roots.source = format!("{} and {source}", self.source);
+        Ok(roots)
+    }
+
     /// Where the anchors came from: a file path or `the system trust store`.
     pub fn source(&self) -> &str {
         &self.source

@@ -3,7 +3,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use acme_core::{Challenge, ChallengeKind, DnsProvider, Solver};
+use acme_core::{Challenge, ChallengeKind, DnsProvider, Progress, Solver};
 use async_trait::async_trait;
 use tokio::time::Instant;
 
@@ -205,6 +205,7 @@ impl Dns01Solver {
             .collect::<Result<Vec<_>, _>>()?;
         let mut last_seen: HashMap<SocketAddr, Served> = HashMap::new();
         let mut pause = FIRST_POLL;
+        let mut progress = Progress::new(start.into_std(), Progress::EVERY);
         loop {
             let round =
                 futures::future::join_all(pending.iter().map(|query| query.txt(&placement.fqdn)));
@@ -236,6 +237,16 @@ impl Dns01Solver {
                         .map(|query| describe(query.server, last_seen.get(&query.server)))
                         .collect(),
                 });
+            }
+            if let Some(waited) = progress.due(now.into_std()) {
+                let waiting_for: Vec<String> = pending
+                    .iter()
+                    .map(|query| describe(query.server, last_seen.get(&query.server)))
+                    .collect();
+                tracing::info!(solver = %self.name, record = %placement.fqdn, zone = %placement.zone,
+                    waited_s = waited.as_secs(), timeout_s = self.config.propagation_timeout.as_secs(),
+                    waiting_for = %waiting_for.join("; "),
+                    "still waiting for every server to serve the challenge TXT value");
             }
             tokio::time::sleep_until(deadline.min(now + pause)).await;
             pause = next_pause(pause);

@@ -39,7 +39,8 @@ pub struct LeaderElectionConfig {
     /// (`acmekeep-7d9f-x2k4l-1`), unique per pod and process.
     #[serde(default)]
     pub identity: Option<String>,
-    /// How to reach the API server. Default: the in-cluster service account.
+    /// How to reach the API server. Default: `$KUBECONFIG`, else `~/.kube/config`, else the
+    /// in-cluster service account.
     #[serde(default)]
     pub cluster: ClusterConfig,
 }

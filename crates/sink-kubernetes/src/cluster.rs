@@ -30,19 +30,21 @@ impl Cluster {
 }
 
 impl ClusterConfig {
-    /// Builds a client from the kubeconfig file, or from the in-cluster service account when
-    /// none is configured. Nothing is sent to the API server yet.
+    /// Builds a client the way every Kubernetes tool finds its cluster: the configured
+    /// kubeconfig file; else `$KUBECONFIG`, else `~/.kube/config`; else the in-cluster service
+    /// account. `context` picks a context of whichever kubeconfig is used. Nothing is sent to
+    /// the API server yet.
     pub async fn connect(&self) -> Result<Cluster, Error> {
-        let mut config = match &self.kubeconfig {
-            Some(path) => {
+        let options = KubeConfigOptions {
+            context: self.context.clone(),
+            ..KubeConfigOptions::default()
+        };
+        let mut config = match (&self.kubeconfig, &self.context) {
+            (Some(path), _) => {
                 let kubeconfig = Kubeconfig::read_from(path).map_err(|e| Error::Kubeconfig {
                     path: path.clone(),
                     reason: e.to_string(),
                 })?;
-                let options = KubeConfigOptions {
-                    context: self.context.clone(),
-                    ..KubeConfigOptions::default()
-                };
                 kube::Config::from_custom_kubeconfig(kubeconfig, &options)
                     .await
                     .map_err(|e| Error::Kubeconfig {
@@ -50,14 +52,19 @@ impl ClusterConfig {
                         reason: e.to_string(),
                     })?
             }
-            None => {
-                if let Some(context) = &self.context {
-                    return Err(Error::ContextWithoutKubeconfig(context.clone()));
-                }
-                kube::Config::incluster().map_err(|e| Error::NotInCluster {
-                    reason: e.to_string(),
+            (None, Some(context)) => {
+                kube::Config::from_kubeconfig(&options).await.map_err(|e| {
+                    Error::InferredContext {
+                        context: context.clone(),
+                        reason: e.to_string(),
+                    }
                 })?
             }
+            (None, None) => kube::Config::infer()
+                .await
+                .map_err(|e| Error::NoConfiguration {
+                    reason: e.to_string(),
+                })?,
         };
         config.connect_timeout = Some(Duration::from_secs(10));
         config.read_timeout = Some(Duration::from_secs(30));
@@ -84,15 +91,5 @@ mod tests {
             err.to_string().contains("/nonexistent/acmekeep/kubeconfig"),
             "{err}"
         );
-    }
-
-    #[tokio::test]
-    async fn a_context_without_a_kubeconfig_says_what_is_missing() {
-        let config = ClusterConfig {
-            kubeconfig: None,
-            context: Some("prod".into()),
-        };
-        let err = config.connect().await.expect_err("context alone");
-        assert!(err.to_string().contains("`cluster.kubeconfig`"), "{err}");
     }
 }

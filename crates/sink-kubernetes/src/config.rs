@@ -6,17 +6,20 @@ use crate::Error;
 /// How to reach the Kubernetes API server, shared by the sink and the leader elector
 /// (`cluster = { … }` in their configuration).
 ///
-/// By default acmekeep runs inside a pod and uses its service account (the token, CA and
+/// By default acmekeep finds the cluster as every Kubernetes tool does: the kubeconfig named
+/// by `$KUBECONFIG`, else `~/.kube/config`, else the pod's service account (the token, CA and
 /// namespace mounted under `/var/run/secrets/kubernetes.io/serviceaccount`, and the
 /// `KUBERNETES_SERVICE_HOST`/`_PORT` variables). With `kubeconfig` set it reads that file
-/// instead, using `context` or the file's current context.
+/// instead. `context` picks a context of the kubeconfig used; default its current context.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClusterConfig {
-    /// A kubeconfig file to read instead of the in-cluster service account. Default: none.
+    /// A kubeconfig file to use instead of `$KUBECONFIG`, `~/.kube/config` or the in-cluster
+    /// service account. Default: none.
     #[serde(default)]
     pub kubeconfig: Option<PathBuf>,
-    /// The context of `kubeconfig` to use. Default: the file's `current-context`.
+    /// The context of the kubeconfig to use (`kubeconfig`, else the one from `$KUBECONFIG` or
+    /// `~/.kube/config`). Default: its `current-context`.
     #[serde(default)]
     pub context: Option<String>,
 }

@@ -28,19 +28,26 @@ pub enum Error {
         /// The key as configured.
         key: String,
     },
-    /// No kubeconfig is configured and acmekeep is not running in a pod.
+    /// No kubeconfig was found (`$KUBECONFIG`, `~/.kube/config`) and acmekeep is not running
+    /// in a pod.
     #[error(
-        "kubernetes: cannot use the in-cluster service account ({reason}); outside a pod set `cluster.kubeconfig` to a kubeconfig file"
+        "kubernetes: no cluster to connect to: no usable kubeconfig at $KUBECONFIG or ~/.kube/config, and no in-cluster service account ({reason}); outside a pod set KUBECONFIG or `cluster.kubeconfig` to a kubeconfig file"
     )]
-    NotInCluster {
-        /// What was missing (environment variables or the mounted service account files).
+    NoConfiguration {
+        /// Why neither a kubeconfig nor the in-cluster service account could be used.
         reason: String,
     },
-    /// `cluster.context` is set without `cluster.kubeconfig`.
+    /// `cluster.context` is set without `cluster.kubeconfig`, and the kubeconfig from
+    /// `$KUBECONFIG` or `~/.kube/config` cannot be read or does not have that context.
     #[error(
-        "kubernetes: `cluster.context` {0:?} needs `cluster.kubeconfig`; the in-cluster service account has no contexts"
+        "kubernetes: `cluster.context` {context:?}: the kubeconfig from $KUBECONFIG or ~/.kube/config cannot be used ({reason}); set `cluster.kubeconfig` or correct the context"
     )]
-    ContextWithoutKubeconfig(String),
+    InferredContext {
+        /// The configured context.
+        context: String,
+        /// Why it could not be used.
+        reason: String,
+    },
     /// The kubeconfig file could not be read or does not have the context.
     #[error("kubernetes: kubeconfig {}: {reason}", path.display())]
     Kubeconfig {

@@ -17,8 +17,9 @@
 //! network and server errors are retried with a short backoff; apply conflicts re-read the
 //! Secret and try again a few times.
 //!
-//! [`ClusterConfig`] says how to reach the API server (the in-cluster service account by
-//! default, or a kubeconfig file and context); its [`ClusterConfig::connect`] gives a
+//! [`ClusterConfig`] says how to reach the API server (by default as every Kubernetes tool
+//! does: `$KUBECONFIG`, else `~/.kube/config`, else the in-cluster service account; or a
+//! configured kubeconfig file and context); its [`ClusterConfig::connect`] gives a
 //! [`Cluster`], which the leader elector uses too. [`ApiCall::error`] turns a client error
 //! into an [`Error`] that says what to fix. The sink does not create namespaces, delete
 //! Secrets or restart the pods that read them.

@@ -31,7 +31,8 @@ impl TestDir {
             n += 1;
         }
         let log = self.path().join(format!("daemon-{n}.log"));
-        let child = Command::new(&binary)
+        let mut command = Command::new(&binary);
+        command
             .arg("--config")
             .arg(self.config_path())
             .arg("run")
@@ -43,7 +44,9 @@ impl TestDir {
             .stdout(
                 File::create(self.path().join(format!("daemon-{n}.stdout"))).expect("stdout file"),
             )
-            .stderr(File::create(&log).expect("create the daemon log"))
+            .stderr(File::create(&log).expect("create the daemon log"));
+        self.apply_env(&mut command);
+        let child = command
             .spawn()
             .unwrap_or_else(|err| panic!("cannot start {}: {err}", binary.display()));
         Daemon {

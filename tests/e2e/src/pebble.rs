@@ -259,6 +259,11 @@ impl Pebble {
         &self.challtestsrv_url
     }
 
+    /// challtestsrv's DNS server (the resolver pebble validates through by default).
+    pub fn challtestsrv_dns(&self) -> std::net::SocketAddr {
+        std::net::SocketAddr::from(([127, 0, 0, 1], self.dns_port))
+    }
+
     /// Fetches the root that pebble issues under (it is generated anew at every start),
     /// writes it to `DIR/pebble/issuing-root.pem` and returns that path.
     pub fn root_file(&self) -> PathBuf {

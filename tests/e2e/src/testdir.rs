@@ -1,6 +1,7 @@
 //! One test's private directory, and runs of the binary inside it.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::ffi::OsString;
 use std::fmt;
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
@@ -27,6 +28,7 @@ const LOG_TAIL_LINES: usize = 40;
 pub struct TestDir {
     dir: tempfile::TempDir,
     runs: Cell<u32>,
+    env: RefCell<Vec<(OsString, Option<OsString>)>>,
 }
 
 impl Default for TestDir {
@@ -45,6 +47,27 @@ impl TestDir {
         TestDir {
             dir,
             runs: Cell::new(0),
+            env: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// Sets environment variable `key` for every later run and daemon of this directory.
+    pub fn set_env(&self, key: impl Into<OsString>, value: impl Into<OsString>) {
+        self.env.borrow_mut().push((key.into(), Some(value.into())));
+    }
+
+    /// Removes environment variable `key` for every later run and daemon of this directory.
+    pub fn remove_env(&self, key: impl Into<OsString>) {
+        self.env.borrow_mut().push((key.into(), None));
+    }
+
+    /// Applies what [`TestDir::set_env`] and [`TestDir::remove_env`] asked, in order.
+    pub(crate) fn apply_env(&self, command: &mut Command) {
+        for (key, value) in self.env.borrow().iter() {
+            match value {
+                Some(value) => command.env(key, value),
+                None => command.env_remove(key),
+            };
         }
     }
 
@@ -104,6 +127,7 @@ impl TestDir {
             .stdin(Stdio::null())
             .stdout(File::create(&stdout_path).expect("create the stdout file"))
             .stderr(File::create(&stderr_path).expect("create the stderr file"));
+        self.apply_env(&mut command);
         let rendered = format!("{command:?}");
         let mut child = command
             .spawn()

@@ -317,7 +317,7 @@ fn a_certificate_expired_at_start_is_renewed_first_and_the_valid_ones_are_left_a
         "only the expired certificate is renewed:\n{log}"
     );
     assert!(
-        issuing[0].contains("name=stale") && issuing[0].contains("expired"),
+        issuing[0].contains("certificate=stale") && issuing[0].contains("expired"),
         "the renewal names the expired certificate and why: {}",
         issuing[0]
     );

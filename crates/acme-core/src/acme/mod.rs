@@ -29,6 +29,7 @@ pub use account::EabConfig;
 pub use directory::{DIRECTORY_ALIASES, resolve_directory};
 use retry::retrying;
 
+use crate::progress::with_progress;
 use crate::{
     Challenge, ChallengeKind, Error, IssueRequest, IssuedChain, Issuer, RenewalWindow,
     RevocationReason, Solver,
@@ -269,9 +270,10 @@ impl AcmeIssuer {
             answer_challenges(&mut order, presented, &mut answered)
         )?;
 
+        let validation = format!("validation of {}", request.names.join(", "));
         match retrying!(
             "wait for validation",
-            order.poll_ready(&poll_policy(deadline))
+            with_progress(&validation, order.poll_ready(&poll_policy(deadline)))
         ) {
             Ok(OrderStatus::Ready) => {}
             // The order failed: the failed authorization says which name and why.
@@ -294,7 +296,10 @@ impl AcmeIssuer {
         retrying!("finalize", order.finalize_csr(&request.csr_der))?;
         let pem = retrying!(
             "download certificate",
-            order.poll_certificate(&poll_policy(deadline))
+            with_progress(
+                "the CA to issue the certificate",
+                order.poll_certificate(&poll_policy(deadline))
+            )
         )?;
         let pem = chain::choose(
             &self.http,

@@ -59,7 +59,7 @@ pub async fn run(config: Config) -> u8 {
     let components = match Components::build(&config, GeneratedCa::Create) {
         Ok(components) => components,
         Err(err) => {
-            eprintln!("{err}");
+            crate::logging::error(err);
             return EXIT_USAGE;
         }
     };
@@ -139,7 +139,7 @@ pub async fn run(config: Config) -> u8 {
                 continue;
             }
             busy.insert(name.clone());
-            let span = tracing::info_span!("certificate", name = %name);
+            let span = tracing::info_span!("certificate", certificate = %name);
             tasks.spawn(tracing::Instrument::instrument(
                 tend::tend(Arc::clone(&context), name, event),
                 span,

@@ -25,6 +25,8 @@ pub async fn check(
     };
     let now = SystemTime::now();
     let mut issues = Vec::new();
+    let with_issuer_root = issuer_roots(roots, material);
+    let roots = with_issuer_root.as_ref().unwrap_or(roots);
     let deployed = cert_inspect::parse_pem_certificates(
         &format!(
             "{}\n{}",
@@ -119,21 +121,35 @@ pub async fn check(
     issues
 }
 
-/// Chain findings of one report: `incomplete-chain` for a missing intermediate, a warning for
-/// an untrusted root. `where_` is the sink or endpoint; `served` the command for an endpoint.
+/// `roots` plus the issuer's own CA certificate delivered with the deployed certificate (a
+/// local CA's or a private CA's root, the sink's `ca.pem`), so that a chain from a private
+/// issuer is checked against the root it comes from; `None` when there is none to add.
+fn issuer_roots(roots: &Roots, material: &Material) -> Option<Roots> {
+    let ca_pem = material.bundle.ca_pem.as_deref()?;
+    let certs = cert_inspect::parse_pem_certificates(ca_pem, "the issuer's CA").ok()?;
+    roots
+        .also_trusting(&certs, &format!("the issuer's CA in {}", material.sink))
+        .ok()
+}
+
+/// Chain findings of one report: `incomplete-chain` for a missing intermediate, `invalid-chain`
+/// for a chain that does not verify, a warning for an untrusted root. `where_` is the sink or
+/// endpoint; `served` the command for an endpoint.
 fn chain_issues(
     problems: &[cert_inspect::Problem],
     where_: &str,
     served: Option<&str>,
 ) -> Vec<Issue> {
-    let (check, untrusted, check_first) = match served {
+    let (check, invalid, untrusted, check_first) = match served {
         Some(command) => (
             "incomplete-chain-served",
+            "invalid-chain-served",
             "served-chain-untrusted",
             command.to_string(),
         ),
         None => (
             "incomplete-chain",
+            "invalid-chain",
             "chain-untrusted",
             format!("acmekeep inspect on {where_}; openssl verify -untrusted chain.pem cert.pem"),
         ),
@@ -148,6 +164,12 @@ fn chain_issues(
                     Some(_) => "the server is configured with cert.pem instead of fullchain.pem, or with a chain that lacks the intermediate",
                     None => "the issuer returned no intermediates, or the sink's chain was replaced",
                 },
+                check_first.clone(),
+            )),
+            ProblemKind::InvalidChain => Some(Issue::error(
+                invalid,
+                format!("{where_}: {}", problem.message),
+                "a certificate of the chain, or the CA delivered with it, was replaced by one of another CA (e.g. a regenerated local CA of the same name)",
                 check_first.clone(),
             )),
             ProblemKind::UntrustedRoot => Some(Issue::warning(
