@@ -5,8 +5,12 @@ use crate::config::Config;
 use crate::wiring::Components;
 use crate::{EXIT_FAILED, EXIT_USAGE};
 
-/// Prints a summary of a valid configuration.
+/// Prints a summary of a valid configuration, and warnings about settings that will not
+/// do what they say.
 pub fn run(config: &Config) -> u8 {
+    for warning in crate::due::config_warnings(config) {
+        println!("warning: {warning}");
+    }
     println!(
         "{}: OK ({} certificates, {} issuers, {} solvers)",
         config.path.display(),

@@ -283,6 +283,16 @@ impl Pebble {
         )
     }
 
+    /// How many orders pebble received and how many certificates it issued so far, counted
+    /// in its log ("Added order", "Issued certificate serial").
+    pub fn orders_and_issued(&self) -> (usize, usize) {
+        let log = fs::read_to_string(self.workdir.join("pebble.log")).unwrap_or_default();
+        (
+            log.matches("Added order").count(),
+            log.matches("Issued certificate serial").count(),
+        )
+    }
+
     /// The last lines of pebble's and challtestsrv's logs.
     pub fn log_tails(&self) -> String {
         ["pebble.log", "challtestsrv.log"]
