@@ -230,12 +230,13 @@ mod tests {
             renewal_time(&short, Some(Duration::from_secs(119))),
             start + Duration::from_secs(12)
         );
+        let names = ["a.test".to_string()];
         assert_eq!(
             assess(
                 Some((&long, true)),
                 &Wanted {
-                    renew_before: Some(90 * DAY - 1),
-                    ..wanted(&["a.test".to_string()])
+                    renew_before: Some(90 * DAY - Duration::from_secs(1)),
+                    ..wanted(&names)
                 },
                 start + hour / 2
             ),

@@ -263,10 +263,22 @@ pub fn renew_before_warning(
     policy::renew_before_ignored(Some(renew_before), info.lifetime()).then(|| {
         format!(
             "certificates.{name}.renew_before ({}) is not shorter than the certificate's lifetime ({}); falling back to the default policy",
-            humantime::format_duration(renew_before),
-            humantime::format_duration(info.lifetime())
+            span(renew_before),
+            span(info.lifetime())
         )
     })
+}
+
+/// A duration as a configuration would spell it: whole days as `90d`, else humantime's
+/// spelling rounded to the second.
+fn span(duration: Duration) -> String {
+    const DAY: u64 = 86400;
+    let secs = duration.as_secs();
+    if secs > 0 && secs.is_multiple_of(DAY) {
+        format!("{}d", secs / DAY)
+    } else {
+        humantime::format_duration(Duration::from_secs(secs)).to_string()
+    }
 }
 
 /// Warnings about the configuration that `check` can give without any certificate: a
@@ -286,9 +298,9 @@ pub fn config_warnings(config: &Config) -> Vec<String> {
                 format!(
                     "certificates.{name}.renew_before ({}) is not shorter than issuers.{}.{key} ({}); \
                      the default policy will be used instead",
-                    humantime::format_duration(renew_before),
+                    span(renew_before),
                     cert.issuer,
-                    humantime::format_duration(validity)
+                    span(validity)
                 )
             })
         })
@@ -859,9 +871,10 @@ mod tests {
         );
         assert_eq!(plan.basis, Basis::RenewBeforeIgnored);
         let warning = renew_before_warning("web", &configured, &info()).expect("a warning");
-        assert!(
-            warning.starts_with("certificates.web.renew_before (3months"),
-            "{warning}"
+        assert_eq!(
+            warning,
+            "certificates.web.renew_before (90d) is not shorter than the certificate's \
+             lifetime (90d); falling back to the default policy"
         );
         configured.renew_before = Some(30 * DAY);
         assert_eq!(renew_before_warning("web", &configured, &info()), None);
