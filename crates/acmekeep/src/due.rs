@@ -98,6 +98,9 @@ pub struct Target<'a> {
     /// The configured ACME directory is a production one of a CA that also runs a staging
     /// one, so a certificate from that staging CA is not what is wanted.
     pub production_acme: bool,
+    /// The subject of the configured local CA's certificate (a `ca` issuer with a readable
+    /// `cert` file): the issuer every certificate it signs names.
+    pub ca_subject: Option<String>,
 }
 
 impl<'a> Target<'a> {
@@ -127,11 +130,21 @@ impl<'a> Target<'a> {
             }
             None => (String::new(), None, false),
         };
+        let ca_subject = match config.issuers.get(&cert.issuer) {
+            Some(IssuerConfig::Ca(ca)) => ca
+                .cert
+                .as_ref()
+                .and_then(|path| std::fs::read_to_string(path).ok())
+                .and_then(|pem| CertInfo::from_pem(&pem).ok())
+                .map(|ca| ca.subject),
+            _ => None,
+        };
         Target {
             cert,
             source,
             profile,
             production_acme,
+            ca_subject,
         }
     }
 
@@ -171,6 +184,17 @@ impl<'a> Target<'a> {
                 self.profile.as_deref().unwrap_or("(none)")
             )),
             Some(_) => None,
+            None if self
+                .ca_subject
+                .as_ref()
+                .is_some_and(|subject| *subject != info.issuer) =>
+            {
+                Some(format!(
+                    "the deployed certificate was issued by {}, not by the configured CA {}",
+                    info.issuer,
+                    self.ca_subject.as_deref().unwrap_or_default()
+                ))
+            }
             None if self.production_acme
                 && STAGING_MARKERS.iter().any(|m| info.issuer.contains(m)) =>
             {
@@ -500,6 +524,7 @@ mod tests {
             source: "https://ca.test/directory".into(),
             profile: Some("classic".into()),
             production_acme: false,
+            ca_subject: None,
         }
     }
 
@@ -855,6 +880,29 @@ mod tests {
             &CertState::default(),
             t(1),
         );
+        assert_eq!(plan.basis, Basis::ThirdOfLifetime);
+    }
+
+    #[test]
+    fn without_a_record_a_certificate_from_another_ca_than_the_configured_one_is_replaced() {
+        let cert = cert();
+        let local = Target {
+            ca_subject: Some("CN=new local CA".into()),
+            ..target(&cert)
+        };
+        let plan = super::plan(&local, &valid(), Some(&info()), &CertState::default(), t(1));
+        assert_eq!(
+            plan.basis,
+            Basis::Now(
+                "the deployed certificate was issued by CN=ca, not by the configured CA CN=new local CA"
+                    .into()
+            )
+        );
+        let same = Target {
+            ca_subject: Some("CN=ca".into()),
+            ..target(&cert)
+        };
+        let plan = super::plan(&same, &valid(), Some(&info()), &CertState::default(), t(1));
         assert_eq!(plan.basis, Basis::ThirdOfLifetime);
     }
 
