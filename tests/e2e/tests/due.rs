@@ -293,3 +293,76 @@ fn check_warns_about_a_renew_before_not_shorter_than_a_local_cas_validity() {
         );
     }
 }
+
+/// A local CA (`ca.pem`, `ca.key`, P-256) with common name `cn`, made by openssl in `dir`.
+fn local_ca(dir: &TestDir, cn: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    let cert = dir.path().join(format!("{cn}.pem"));
+    let key = dir.path().join(format!("{cn}.key"));
+    let status = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+        ])
+        .args(["-nodes", "-days", "30", "-subj", &format!("/CN={cn}")])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .args(["-addext", "basicConstraints=critical,CA:TRUE"])
+        .args(["-addext", "keyUsage=critical,keyCertSign,cRLSign"])
+        .output()
+        .expect("run openssl");
+    assert!(status.status.success(), "openssl: {status:?}");
+    (cert, key)
+}
+
+fn local_ca_config(dir: &TestDir, ca: &(std::path::PathBuf, std::path::PathBuf)) -> String {
+    let mut toml = format!(
+        "[daemon]\nstate_dir = \"{}\"\n\n\
+         [issuers.local]\nkind = \"ca\"\ncert = \"{}\"\nkey = \"file:{}\"\n",
+        dir.state_dir().display(),
+        ca.0.display(),
+        ca.1.display()
+    );
+    for (name, domains) in [
+        ("one", "\"a.example.test\", \"www.a.example.test\""),
+        ("two", "\"b.example.test\""),
+    ] {
+        toml += &format!(
+            "\n[certificates.{name}]\ndomains = [{domains}]\nissuer = \"local\"\n\
+             sinks = [{{ kind = \"files\", dir = \"{}\" }}]\n",
+            dir.path().join("out").join(name).display()
+        );
+    }
+    toml
+}
+
+#[test]
+fn a_new_local_ca_is_noticed_even_after_the_state_records_were_deleted() {
+    let dir = TestDir::new();
+    let old = local_ca(&dir, "old-ca");
+    let new = local_ca(&dir, "new-ca");
+    dir.write_config(&local_ca_config(&dir, &old));
+    dir.acmekeep(&["--issue"])
+        .assert_success()
+        .assert_stdout_contains("2 issued, 0 still valid, 0 failed");
+    std::fs::remove_dir_all(dir.state_dir().join("certificates")).expect("delete the records");
+    dir.write_config(&local_ca_config(&dir, &new));
+
+    let run = dir.acmekeep(&["--issue"]);
+
+    run.assert_success()
+        .assert_stdout_contains("2 issued, 0 still valid, 0 failed");
+    if !line(&run, "one").contains("not by the configured CA CN=new-ca") {
+        run.fail("the reason must name the CA that issued the deployed certificate and the configured one");
+    }
+    let text = dir.sink("one").cert_text();
+    assert!(text.contains("Issuer: CN = new-ca"), "{text}");
+    dir.acmekeep(&["--issue"])
+        .assert_success()
+        .assert_stdout_contains("0 issued, 2 still valid, 0 failed");
+}
