@@ -8,24 +8,40 @@ use crate::{CertInfo, KeyType};
 /// Lifetimes at or below this renew at half-life instead of at one third left.
 const SHORT_LIVED: Duration = Duration::from_secs(10 * 24 * 3600);
 
+/// The least time a certificate is kept before a renewal by the policy: 1/10 of its
+/// lifetime, at most one hour. Only an expiry, a configuration change, the CA's renewal
+/// window, a revocation or `--force` replace a certificate sooner.
+const FLOOR_FRACTION: u32 = 10;
+/// The longest floor.
+const MAX_FLOOR: Duration = Duration::from_secs(3600);
+
 /// When a certificate should be renewed, by the policy of DESIGN.md's "Renewal" section
-/// (without ARI): `renew_before` if configured, else when 1/3 of the lifetime remains
-/// (1/2 for lifetimes of 10 days or less).
+/// (without ARI): `renew_before` if configured and shorter than the lifetime, else when 1/3
+/// of the lifetime remains (1/2 for lifetimes of 10 days or less); never before
+/// [`renewal_floor`] has passed since its not-before.
 pub fn renewal_time(info: &CertInfo, renew_before: Option<Duration>) -> SystemTime {
+    let lifetime = info.lifetime();
     let lead = match renew_before {
-        Some(lead) => lead,
-        None => {
-            let lifetime = info.lifetime();
-            if lifetime <= SHORT_LIVED {
-                lifetime / 2
-            } else {
-                lifetime / 3
-            }
-        }
+        Some(lead) if lead < lifetime => lead,
+        _ if lifetime <= SHORT_LIVED => lifetime / 2,
+        _ => lifetime / 3,
     };
+    let earliest = info.not_before + renewal_floor(lifetime);
     info.not_after
         .checked_sub(lead)
-        .map_or(info.not_before, |at| at.max(info.not_before))
+        .map_or(earliest, |at| at.max(earliest))
+}
+
+/// How long after its not-before a certificate of `lifetime` is renewed at the earliest by
+/// the policy: 1/10 of the lifetime, at most one hour.
+pub fn renewal_floor(lifetime: Duration) -> Duration {
+    (lifetime / FLOOR_FRACTION).min(MAX_FLOOR)
+}
+
+/// Whether `renew_before` is ignored for a certificate of `lifetime` (it is not shorter
+/// than the lifetime, so it would renew at once, every time): the default policy applies.
+pub fn renew_before_ignored(renew_before: Option<Duration>, lifetime: Duration) -> bool {
+    renew_before.is_some_and(|lead| lead >= lifetime)
 }
 
 /// Why a certificate has to be issued now.
@@ -179,7 +195,56 @@ mod tests {
         let cert = info(start, 90 * DAY);
         assert_eq!(renewal_time(&cert, Some(30 * DAY)), start + 60 * DAY);
         assert_eq!(renewal_time(&cert, Some(7 * DAY)), start + 83 * DAY);
-        assert_eq!(renewal_time(&cert, Some(200 * DAY)), start);
+        assert_eq!(renewal_time(&cert, Some(89 * DAY)), start + DAY);
+    }
+
+    #[test]
+    fn a_renew_before_not_shorter_than_the_lifetime_falls_back_to_the_default_policy() {
+        let start = SystemTime::UNIX_EPOCH + 1000 * DAY;
+        let five_years = info(start, 1826 * DAY);
+        assert_eq!(
+            renewal_time(&five_years, Some(2200 * DAY)),
+            renewal_time(&five_years, None)
+        );
+        assert!(renew_before_ignored(Some(2200 * DAY), 1826 * DAY));
+        assert!(renew_before_ignored(Some(90 * DAY), 90 * DAY));
+        assert!(!renew_before_ignored(Some(30 * DAY), 90 * DAY));
+        assert!(!renew_before_ignored(None, 90 * DAY));
+    }
+
+    #[test]
+    fn no_renew_before_renews_a_certificate_before_the_floor_has_passed() {
+        let start = SystemTime::UNIX_EPOCH + 1000 * DAY;
+        let hour = Duration::from_secs(3600);
+        // Long lifetimes: one hour.
+        let long = info(start, 90 * DAY);
+        assert_eq!(renewal_floor(90 * DAY), hour);
+        assert_eq!(renewal_time(&long, Some(90 * DAY - hour / 2)), start + hour);
+        // Short lifetimes: a tenth of it.
+        let short = info(start, Duration::from_secs(120));
+        assert_eq!(
+            renewal_floor(Duration::from_secs(120)),
+            Duration::from_secs(12)
+        );
+        assert_eq!(
+            renewal_time(&short, Some(Duration::from_secs(119))),
+            start + Duration::from_secs(12)
+        );
+        let names = ["a.test".to_string()];
+        assert_eq!(
+            assess(
+                Some((&long, true)),
+                &Wanted {
+                    renew_before: Some(90 * DAY - Duration::from_secs(1)),
+                    ..wanted(&names)
+                },
+                start + hour / 2
+            ),
+            Assessment::Valid {
+                renew_at: start + hour,
+                not_after: start + 90 * DAY
+            }
+        );
     }
 
     #[test]

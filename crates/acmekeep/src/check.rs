@@ -8,7 +8,8 @@ use crate::wiring::{Components, GeneratedCa};
 use crate::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 
 /// Loads the file, builds every component the way the run does (creating nothing), prints
-/// every problem found (exit 2) or a summary; with `online`, then probes the dns-01 solvers.
+/// every problem found (exit 2) or a summary and the warnings about settings that will not
+/// do what they say; with `online`, then probes the dns-01 solvers.
 pub async fn run(path: &Path, online: bool) -> u8 {
     let (config, mut problems) = match config::load_with_problems(path) {
         Ok(loaded) => loaded,
@@ -33,6 +34,9 @@ pub async fn run(path: &Path, online: bool) -> u8 {
         });
         return EXIT_USAGE;
     };
+    for warning in crate::due::config_warnings(&config) {
+        println!("warning: {warning}");
+    }
     println!(
         "{}: OK ({} certificates, {} issuers, {} solvers)",
         config.path.display(),

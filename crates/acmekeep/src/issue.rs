@@ -8,9 +8,10 @@ use futures::StreamExt;
 use tracing::Instrument;
 
 use crate::config::{CertificateConfig, Config};
+use crate::due::{self, Basis, Target};
 use crate::journal::Journal;
 use crate::lifecycle::{Failure, Issued};
-use crate::state::{CertState, LastResult};
+use crate::state::LastResult;
 use crate::wiring::{Components, GeneratedCa};
 use crate::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 use crate::{lifecycle, state};
@@ -24,7 +25,14 @@ enum Outcome {
     },
     Valid {
         renew_at: SystemTime,
+        basis: Basis,
         not_after: SystemTime,
+    },
+    /// Due, but not before this: the CA asked for the wait (a rate limit, Retry-After), or
+    /// the daemon's backoff after failures runs.
+    Waiting {
+        until: SystemTime,
+        why: String,
     },
     Failed(String),
     /// The issuer has the request but has not issued yet.
@@ -91,6 +99,7 @@ pub async fn run(config: &Config, names: &[String], force: bool) -> u8 {
     .buffer_unordered(config.daemon.concurrency.max(1));
 
     let (mut issued, mut valid, mut failed, mut pending, mut kept) = (0, 0, 0, 0, 0);
+    let mut waiting = 0;
     while let Some((name, outcome)) = results.next().await {
         match outcome {
             Outcome::Issued {
@@ -114,11 +123,12 @@ pub async fn run(config: &Config, names: &[String], force: bool) -> u8 {
             }
             Outcome::Valid {
                 renew_at,
+                basis,
                 not_after,
             } => {
                 valid += 1;
                 println!(
-                    "{name}: still valid until {}, renews at {} (nothing to do)",
+                    "{name}: still valid until {}, renews at {} ({basis}; nothing to do)",
                     humantime::format_rfc3339_seconds(not_after),
                     humantime::format_rfc3339_seconds(renew_at)
                 );
@@ -128,6 +138,13 @@ pub async fn run(config: &Config, names: &[String], force: bool) -> u8 {
                 println!(
                     "{name}: still valid until {}; the deploy hook that had failed succeeded now",
                     humantime::format_rfc3339_seconds(not_after)
+                );
+            }
+            Outcome::Waiting { until, why } => {
+                waiting += 1;
+                println!(
+                    "{name}: WAITING: due, but not before {} ({why}); run --issue {name} --force to try now",
+                    humantime::format_rfc3339_seconds(until)
                 );
             }
             Outcome::Failed(error) => {
@@ -150,6 +167,9 @@ pub async fn run(config: &Config, names: &[String], force: bool) -> u8 {
     if kept > 0 {
         println!("{kept} revoked and not reissued");
     }
+    if waiting > 0 {
+        println!("{waiting} waiting before the next attempt");
+    }
     if pending > 0 {
         println!("{issued} issued, {valid} still valid, {pending} pending, {failed} failed");
     } else {
@@ -158,7 +178,7 @@ pub async fn run(config: &Config, names: &[String], force: bool) -> u8 {
     if !published {
         println!("an issuer could not publish its trust bundle (see the error above)");
     }
-    if failed > 0 || pending > 0 || kept > 0 || !published {
+    if failed > 0 || pending > 0 || kept > 0 || waiting > 0 || !published {
         EXIT_FAILED
     } else {
         EXIT_OK
@@ -176,55 +196,85 @@ async fn process(
     let sinks = components.sinks.get(name).cloned().unwrap_or_default();
     let deployed = lifecycle::inspect(&sinks, &lifecycle::wanted(cert)).await;
     let store = state::Store::new(&config.daemon.state_dir);
+    let mut state = store.load(name);
+    let now = SystemTime::now();
+    if let (Some(info), Some(pem)) = (&deployed.info, &deployed.cert_pem)
+        && due::window_wanted(config, cert, info, &state, now)
+        && let Some(issuer) = components.issuers.get(&cert.issuer)
+        && let Ok(Some(_)) = due::ask_window(issuer.as_ref(), pem, info, &mut state, now).await
+        && let Err(err) = store.save(name, &state)
+    {
+        tracing::warn!(error = %err, "cannot write the state record");
+    }
+    if let Some(warning) = deployed
+        .info
+        .as_ref()
+        .and_then(|info| due::renew_before_warning(name, cert, info))
+    {
+        tracing::warn!("{warning}");
+    }
+    let target = Target::new(config, cert);
+    let planned = due::plan(
+        &target,
+        &deployed.assessment,
+        deployed.info.as_ref(),
+        &state,
+        now,
+    );
     let revoked = deployed
         .info
         .as_ref()
-        .and_then(|info| Some(store.load(name).revocation_of(&info.serial)?.clone()));
-    if revoked.as_ref().is_some_and(|r| !r.reissue) && !force {
-        tracing::info!("the deployed certificate was revoked with --no-reissue; left as it is");
-        return Outcome::RevokedKept;
-    }
-    let reason = match (deployed.assessment, revoked) {
-        (_, Some(revocation)) => format!("revoked: {}", revocation.reason),
-        (Assessment::Valid { .. }, None) if force => IssueReason::Forced.to_string(),
-        (Assessment::Valid { .. }, None) if lifecycle::kept_waiting(config, name, cert) => {
+        .and_then(|info| state.revocation_of(&info.serial));
+    let reason = match (&planned.basis, &deployed.assessment) {
+        (Basis::RevokedNotReissued, _) if !force => {
+            tracing::info!("the deployed certificate was revoked with --no-reissue; left as it is");
+            return Outcome::RevokedKept;
+        }
+        (_, Assessment::Valid { .. }) if !force && lifecycle::kept_waiting(config, name, cert) => {
             "a certificate issued earlier waits to be deployed".to_string()
         }
-        (
-            Assessment::Valid {
-                renew_at,
-                not_after,
-            },
-            None,
-        ) => {
-            if let Some(info) = &deployed.info {
-                let mut state = store.load(name);
-                let retried =
-                    lifecycle::retry_deploy_hook(config, components, name, info, &mut state).await;
-                if let Some(result) = retried {
-                    if let Err(err) = store.save(name, &state) {
-                        tracing::warn!(error = %err, "cannot write the state record");
-                    }
-                    return match result {
-                        Ok(()) => Outcome::HookRetried { not_after },
-                        Err(error) => Outcome::Failed(format!(
-                            "the certificate is deployed, but its deploy hook failed again: {error}"
-                        )),
-                    };
-                }
-            }
-            tracing::info!("deployed certificate is valid; nothing to do");
-            return Outcome::Valid {
-                renew_at,
-                not_after,
+        (Basis::Backoff, _) if !force && planned.at > now => {
+            let why = state
+                .last_error
+                .clone()
+                .unwrap_or_else(|| "after earlier failures".to_string());
+            tracing::info!(
+                retry_at = %humantime::format_rfc3339_seconds(planned.at),
+                "waiting before the next attempt"
+            );
+            return Outcome::Waiting {
+                until: planned.at,
+                why,
             };
         }
-        (Assessment::Issue(reason), None) => reason.to_string(),
+        (basis, Assessment::Valid { not_after, .. }) if !force && planned.at > now => {
+            if let Some(outcome) =
+                retry_deploy_hook(config, components, name, &deployed, &store, *not_after).await
+            {
+                return outcome;
+            }
+            tracing::info!(renews_at = %humantime::format_rfc3339_seconds(planned.at), %basis, "deployed certificate is valid; nothing to do");
+            return Outcome::Valid {
+                renew_at: planned.at,
+                basis: basis.clone(),
+                not_after: *not_after,
+            };
+        }
+        _ if revoked.is_some() => {
+            format!(
+                "revoked: {}",
+                revoked.map(|r| r.reason.as_str()).unwrap_or_default()
+            )
+        }
+        (Basis::Now(reason), _) => reason.clone(),
+        (_, Assessment::Issue(reason)) => reason.to_string(),
+        (_, Assessment::Valid { .. }) if force => IssueReason::Forced.to_string(),
+        (basis, Assessment::Valid { .. }) => format!("due ({basis})"),
     };
     tracing::info!(%reason, names = ?cert.domains, issuer = %cert.issuer, "issuing");
     let result =
         lifecycle::issue_and_deploy(config, components, name, deployed.cert_pem, cancel).await;
-    record(&store, name, &cert.issuer, &result);
+    record(&store, name, &target, &result);
     match result {
         Ok(issued) => {
             if let Err(err) = store.clear_revocation(name) {
@@ -247,25 +297,44 @@ async fn process(
     }
 }
 
+/// Runs a deploy hook that failed for the deployed certificate again, alone (no new
+/// order); `None` when no hook waits to be retried.
+async fn retry_deploy_hook(
+    config: &Config,
+    components: &Components,
+    name: &str,
+    deployed: &lifecycle::Deployed,
+    store: &state::Store,
+    not_after: SystemTime,
+) -> Option<Outcome> {
+    let info = deployed.info.as_ref()?;
+    let mut state = store.load(name);
+    let result = lifecycle::retry_deploy_hook(config, components, name, info, &mut state).await?;
+    if let Err(err) = store.save(name, &state) {
+        tracing::warn!(error = %err, "cannot write the state record");
+    }
+    Some(match result {
+        Ok(()) => Outcome::HookRetried { not_after },
+        Err(error) => Outcome::Failed(format!(
+            "the certificate is deployed, but its deploy hook failed again: {error}"
+        )),
+    })
+}
+
 /// Records the attempt in the state record, as the daemon does, so `status` and `diagnose`
 /// see the last result and error (and a sink changed by hand later). A failure counts
-/// towards the daemon's backoff but sets no wait of its own: the one-shot was asked for.
-fn record(store: &state::Store, name: &str, issuer: &str, result: &Result<Issued, Failure>) {
+/// towards the daemon's backoff but sets no wait of its own — the one-shot was asked for —
+/// except the one the CA asked for (a rate limit, a Retry-After), which the next run obeys.
+fn record(store: &state::Store, name: &str, target: &Target<'_>, result: &Result<Issued, Failure>) {
     if matches!(result, Err(failure) if failure.cancelled) {
         return;
     }
     let mut state = store.load(name);
-    state.last_attempt = Some(SystemTime::now());
+    let now = SystemTime::now();
+    state.last_attempt = Some(now);
     match result {
         Ok(issued) => {
-            state = CertState {
-                issuer: Some(issuer.to_string()),
-                last_attempt: state.last_attempt,
-                last_result: Some(LastResult::Issued),
-                last_error: issued.hook_error.clone(),
-                deployed_serial: Some(issued.info.serial.clone()),
-                ..CertState::default()
-            };
+            state = due::issued_state(target, &issued.info, now, issued.hook_error.clone());
             lifecycle::record_deploy_hook(
                 &mut state,
                 &issued.info.serial,
@@ -282,6 +351,7 @@ fn record(store: &state::Store, name: &str, issuer: &str, result: &Result<Issued
                 None => {
                     state.last_result = Some(LastResult::Failed);
                     state.failures += 1;
+                    state.retry_at = due::ca_wait(failure, now);
                 }
             }
         }

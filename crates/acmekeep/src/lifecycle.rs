@@ -12,7 +12,6 @@ use acme_core::{
 };
 
 use crate::config::{CertificateConfig, Config};
-use crate::daemon;
 use crate::hooks::{HookEnv, Outcome, Stage};
 use crate::kept::Kept;
 use crate::state::{CertState, FailedHook};
@@ -228,7 +227,7 @@ pub fn record_deploy_hook(state: &mut CertState, serial: &str, error: Option<Str
         FailedHook {
             serial: serial.to_string(),
             failures,
-            retry_at: SystemTime::now() + daemon::backoff(failures, false),
+            retry_at: SystemTime::now() + crate::due::backoff(failures, false),
             error,
         }
     });

@@ -5,6 +5,7 @@ mod cli;
 mod config;
 mod daemon;
 mod diagnose;
+mod due;
 mod hooks;
 mod inspect;
 mod issue;

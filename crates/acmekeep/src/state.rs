@@ -121,12 +121,33 @@ pub struct FailedHook {
     pub error: String,
 }
 
+/// What the deployed certificate was issued from, as configured when it was issued, so a
+/// later change of the configuration makes it due.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IssuedFrom {
+    /// The serial of the certificate this describes.
+    pub serial: String,
+    /// Where the issuer gets certificates: the ACME directory URL, the local CA's
+    /// certificate file, the Vault URL and path, the Venafi URL and zone.
+    pub source: String,
+    /// The ACME profile asked for, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+    /// The key type.
+    pub key: acme_core::KeyType,
+    /// The names, as configured.
+    pub names: Vec<String>,
+}
+
 /// One certificate's record: `state_dir/certificates/NAME.json`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CertState {
     /// The issuer the deployed certificate came from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issuer: Option<String>,
+    /// What the deployed certificate was issued from, besides the issuer's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issued_from: Option<IssuedFrom>,
     /// ARI window of the deployed certificate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ari: Option<AriState>,

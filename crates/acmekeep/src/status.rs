@@ -54,7 +54,7 @@ pub async fn run(config: &Config, json: bool) -> u8 {
         let deployed = lifecycle::inspect(&sinks, &lifecycle::wanted(cert)).await;
         let state = store.load(name);
         let plan = daemon::plan(
-            cert,
+            &daemon::Target::new(config, cert),
             &deployed.assessment,
             deployed.info.as_ref(),
             &state,

@@ -68,6 +68,12 @@ impl Acme2certifier {
     /// Fails the test if the venv is missing (with the command that creates it) or the
     /// server does not come up.
     pub fn start(dir: &TestDir) -> Acme2certifier {
+        Acme2certifier::start_with_window(dir, RenewalWindowRule::default())
+    }
+
+    /// Like [`Acme2certifier::start`], with renewal windows placed by `rule` (for a CA that
+    /// announces an early renewal).
+    pub fn start_with_window(dir: &TestDir, rule: RenewalWindowRule) -> Acme2certifier {
         let python = venv_dir().join("bin").join("python");
         if !python.is_file() {
             panic!(
@@ -79,7 +85,7 @@ impl Acme2certifier {
         let workdir = dir.path().join("acme2certifier");
         fs::create_dir_all(workdir.join("certs")).expect("create the acme2certifier directory");
         make_ca(&workdir);
-        fs::write(workdir.join("acme_srv.cfg"), server_config(&workdir))
+        fs::write(workdir.join("acme_srv.cfg"), server_config(&workdir, &rule))
             .expect("write acme_srv.cfg");
         fs::write(workdir.join("serve.py"), SERVE_PY).expect("write serve.py");
 
@@ -179,6 +185,21 @@ impl Acme2certifier {
             .collect()
     }
 
+    /// How many HTTP requests so far had a path containing `needle` (e.g. `renewal-info`),
+    /// counted in the request lines of its log.
+    pub fn requests_to(&self, needle: &str) -> usize {
+        fs::read_to_string(self.workdir.join("acme2certifier.log"))
+            .unwrap_or_default()
+            .lines()
+            .filter(|line| {
+                line.split('"')
+                    .nth(1)
+                    .and_then(|request| request.split(' ').nth(1))
+                    .is_some_and(|path| path.contains(needle))
+            })
+            .count()
+    }
+
     /// The last lines of acme2certifier's log.
     pub fn log_tail(&self) -> String {
         tail(&self.workdir.join("acme2certifier.log"))
@@ -203,9 +224,30 @@ fn venv_dir() -> PathBuf {
         })
 }
 
+/// Where acme2certifier places the renewal window it suggests for a certificate.
+#[derive(Debug, Clone)]
+pub struct RenewalWindowRule {
+    /// The window opens after this percentage of the lifetime (`renewalthreshold_pctg`).
+    pub threshold_percent: u32,
+    /// The window closes this long after it opens, or at expiry when unset
+    /// (`renewal_window_duration`).
+    pub length: Option<Duration>,
+}
+
+impl Default for RenewalWindowRule {
+    /// acme2certifier's default: from 85 % of the lifetime until expiry.
+    fn default() -> Self {
+        RenewalWindowRule {
+            threshold_percent: 85,
+            length: None,
+        }
+    }
+}
+
 /// acme_srv.cfg: the openssl CA handler with the CA from [`make_ca`], SQLite, no challenge
-/// validation, the profiles, and renewal information with a short Retry-After.
-fn server_config(workdir: &Path) -> String {
+/// validation, the profiles, and renewal information with a short Retry-After and windows
+/// placed by `rule`.
+fn server_config(workdir: &Path, rule: &RenewalWindowRule) -> String {
     let path = |name: &str| workdir.join(name).display().to_string();
     let profiles = Acme2certifier::PROFILES
         .iter()
@@ -237,7 +279,9 @@ fn server_config(workdir: &Path) -> String {
          profiles: {{{profiles}}}\n\
          \n\
          [Renewalinfo]\n\
-         retry_after_timeout: {retry_after}\n",
+         retry_after_timeout: {retry_after}\n\
+         renewalthreshold_pctg: {threshold}\n\
+         renewal_window_duration: {window}\n",
         ca_key = path("ca-key.pem"),
         ca_cert = path("ca-cert.pem"),
         certs = path("certs"),
@@ -247,6 +291,10 @@ fn server_config(workdir: &Path) -> String {
         db = path("acme_srv.db"),
         validity = Acme2certifier::CERT_VALIDITY_DAYS,
         retry_after = Acme2certifier::RENEWAL_INFO_RETRY_AFTER,
+        threshold = rule.threshold_percent,
+        window = rule
+            .length
+            .map_or(String::new(), |length| length.as_secs().to_string()),
     )
 }
 

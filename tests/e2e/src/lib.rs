@@ -57,7 +57,7 @@ mod tls_server;
 mod tool;
 mod venafi_fake;
 
-pub use acme2certifier::Acme2certifier;
+pub use acme2certifier::{Acme2certifier, RenewalWindowRule};
 pub use bind::{BIND_KEY, BIND_UNAUTHORIZED_KEY, Bind, BindZone};
 pub use cloudflare_fake::{CloudflareFake, FakeRecord};
 pub use config::Config;

@@ -288,14 +288,14 @@ impl Pebble {
         )
     }
 
-    /// How many orders pebble has created so far (its log's "Added order" lines): what a
-    /// test counts to prove that a retry cost the CA nothing.
-    pub fn orders_created(&self) -> usize {
-        fs::read_to_string(self.workdir.join("pebble.log"))
-            .unwrap_or_default()
-            .lines()
-            .filter(|line| line.contains("Added order"))
-            .count()
+    /// How many orders pebble received and how many certificates it issued so far, counted
+    /// in its log ("Added order", "Issued certificate serial").
+    pub fn orders_and_issued(&self) -> (usize, usize) {
+        let log = fs::read_to_string(self.workdir.join("pebble.log")).unwrap_or_default();
+        (
+            log.matches("Added order").count(),
+            log.matches("Issued certificate serial").count(),
+        )
     }
 
     /// The last lines of pebble's and challtestsrv's logs.

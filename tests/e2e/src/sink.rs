@@ -70,6 +70,30 @@ impl SinkDir {
         self.x509(&["-noout", "-text"])
     }
 
+    /// The RFC 9773 identifier of the certificate, computed from `openssl x509` output:
+    /// base64url of the Authority Key Identifier, a dot, base64url of the DER serial.
+    pub fn ari_certificate_id(&self) -> String {
+        use base64::Engine;
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let text = self.cert_text();
+        let aki = text
+            .lines()
+            .skip_while(|line| !line.contains("X509v3 Authority Key Identifier"))
+            .nth(1)
+            .map(|line| line.trim().trim_start_matches("keyid:").to_string())
+            .unwrap_or_else(|| panic!("the certificate has no Authority Key Identifier:\n{text}"));
+        let mut serial = hex_bytes(&self.serial());
+        // DER integers are signed: a high first bit needs a leading zero byte.
+        if serial.first().is_some_and(|byte| byte & 0x80 != 0) {
+            serial.insert(0, 0);
+        }
+        format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(hex_bytes(&aki)),
+            URL_SAFE_NO_PAD.encode(serial)
+        )
+    }
+
     /// The permission bits of `privkey.pem` (following the symlink).
     pub fn privkey_mode(&self) -> u32 {
         let path = self.file("privkey.pem");
@@ -152,4 +176,18 @@ pub fn unix_seconds(date: &str) -> i64 {
         .trim()
         .parse()
         .unwrap_or_else(|_| panic!("cannot convert {date:?} to Unix seconds"))
+}
+
+/// Bytes of a hex string as openssl prints it (`0F:11:…` or `17F07A…`).
+fn hex_bytes(hex: &str) -> Vec<u8> {
+    let digits: String = hex.chars().filter(char::is_ascii_hexdigit).collect();
+    let digits = if digits.len() % 2 == 1 {
+        format!("0{digits}")
+    } else {
+        digits
+    };
+    (0..digits.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&digits[i..i + 2], 16).expect("hex digits"))
+        .collect()
 }

@@ -50,7 +50,7 @@ fn a_sink_that_fails_after_issuance_costs_one_order_and_the_kept_certificate_is_
             );
         }
         assert_eq!(
-            pebble.orders_created(),
+            pebble.orders_and_issued().0,
             2,
             "attempt {attempt}: one order per certificate, however often the sink fails\n{run}"
         );
@@ -81,7 +81,7 @@ fn a_sink_that_fails_after_issuance_costs_one_order_and_the_kept_certificate_is_
     let run = dir.acmekeep(&["--issue"]);
     run.assert_success();
     assert_eq!(
-        pebble.orders_created(),
+        pebble.orders_and_issued().0,
         2,
         "the kept certificates were deployed\n{run}"
     );
@@ -100,7 +100,7 @@ fn a_sink_that_fails_after_issuance_costs_one_order_and_the_kept_certificate_is_
     let again = dir.acmekeep(&["--issue"]);
     again.assert_success();
     assert_line(&again, "one", &["still valid"]);
-    assert_eq!(pebble.orders_created(), 2);
+    assert_eq!(pebble.orders_and_issued().0, 2);
     dir.acmekeep(&["status"]).assert_success();
     drop(disk);
 }
@@ -135,7 +135,7 @@ fn a_sink_dir_below_a_regular_file_is_refused_before_ordering_and_the_others_are
             ],
         );
         assert_eq!(
-            pebble.orders_created(),
+            pebble.orders_and_issued().0,
             1,
             "only the certificate with a usable sink is ordered\n{run}"
         );
@@ -204,7 +204,7 @@ fn a_failed_deploy_hook_is_shown_and_retried_alone_until_it_succeeds() {
     retry.assert_exit(1);
     assert_line(&retry, "one", &["deploy hook"]);
     assert_eq!(
-        pebble.orders_created(),
+        pebble.orders_and_issued().0,
         2,
         "a hook retry orders nothing\n{retry}"
     );
@@ -215,7 +215,7 @@ fn a_failed_deploy_hook_is_shown_and_retried_alone_until_it_succeeds() {
     fixed.assert_success();
     assert_line(&fixed, "one", &["deploy hook"]);
     assert_eq!(
-        pebble.orders_created(),
+        pebble.orders_and_issued().0,
         2,
         "a hook retry orders nothing\n{fixed}"
     );

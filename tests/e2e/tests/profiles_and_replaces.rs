@@ -2,8 +2,6 @@
 //! (the issuer's `profile` key) and renewal orders that name the certificate they replace
 //! (RFC 9773 `replaces`).
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use e2e::{Acme2certifier, Config, TestDir};
 
 /// Starts acme2certifier in `dir` and writes a config for certificate `one`
@@ -88,7 +86,7 @@ fn forced_renewal_names_the_certificate_it_replaces_and_is_issued() {
     let _server = acme2certifier_with(&dir, None);
     dir.acmekeep(&["--issue"]).assert_success();
     let sink = dir.sink("one");
-    let (first_serial, first_id) = (sink.serial(), ari_certificate_id(&sink));
+    let (first_serial, first_id) = (sink.serial(), sink.ari_certificate_id());
 
     let run = dir.acmekeep(&["--issue", "--force"]);
 
@@ -104,40 +102,4 @@ fn forced_renewal_names_the_certificate_it_replaces_and_is_issued() {
     );
     assert_eq!(sink.dns_names(), ["a.example.test"]);
     sink.assert_key_matches_cert();
-}
-
-/// The RFC 9773 identifier of the sink's certificate, computed from `openssl x509` output:
-/// base64url of the Authority Key Identifier, a dot, base64url of the DER serial.
-fn ari_certificate_id(sink: &e2e::SinkDir) -> String {
-    let text = sink.cert_text();
-    let aki = text
-        .lines()
-        .skip_while(|line| !line.contains("X509v3 Authority Key Identifier"))
-        .nth(1)
-        .map(|line| line.trim().trim_start_matches("keyid:").to_string())
-        .unwrap_or_else(|| panic!("the certificate has no Authority Key Identifier:\n{text}"));
-    let mut serial = hex_bytes(&sink.serial());
-    // DER integers are signed: a high first bit needs a leading zero byte.
-    if serial.first().is_some_and(|byte| byte & 0x80 != 0) {
-        serial.insert(0, 0);
-    }
-    format!(
-        "{}.{}",
-        URL_SAFE_NO_PAD.encode(hex_bytes(&aki)),
-        URL_SAFE_NO_PAD.encode(serial)
-    )
-}
-
-/// Bytes of a hex string as openssl prints it (`0F:11:…` or `17F07A…`).
-fn hex_bytes(hex: &str) -> Vec<u8> {
-    let digits: String = hex.chars().filter(char::is_ascii_hexdigit).collect();
-    let digits = if digits.len() % 2 == 1 {
-        format!("0{digits}")
-    } else {
-        digits
-    };
-    (0..digits.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&digits[i..i + 2], 16).expect("hex digits"))
-        .collect()
 }

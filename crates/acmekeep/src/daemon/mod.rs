@@ -10,7 +10,6 @@
 //! abandons in-flight issuances (after cleanup) and empties its queue the moment its term
 //! ends, which the elector guarantees is before the Lease can expire for another replica.
 
-mod plan;
 mod queue;
 mod tend;
 
@@ -25,7 +24,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-pub use plan::{Basis, backoff, plan};
+pub use crate::due::{Basis, Target, plan};
 use queue::{Event, Queue};
 use tend::{Context, Outcome};
 

@@ -2,22 +2,19 @@
 //! ARI window, remember the outcome, and say when to look again.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use acme_core::CancellationToken;
 use acme_core::policy::{Assessment, IssueReason};
 use tokio::sync::Semaphore;
 
-use super::plan::{self, Basis};
 use super::queue::Event;
-use crate::config::{Config, IssuerConfig};
+use crate::config::Config;
+use crate::due::{self, Basis, Target};
 use crate::lifecycle::{self, Failure};
 use crate::observe::Metrics;
 use crate::state::{CertState, LastResult, Store};
 use crate::wiring::Components;
-
-/// How long to wait before asking the CA again after a failed ARI request.
-const WINDOW_RETRY: Duration = Duration::from_secs(3600);
 
 /// What every task shares: the configuration it was started with and its components.
 #[derive(Clone)]
@@ -97,8 +94,9 @@ async fn renew_deployed(
     };
     let mut state = context.store.load(name);
     let now = SystemTime::now();
-    let planned = plan::plan(
-        cert,
+    let target = Target::new(&context.config, cert);
+    let planned = due::plan(
+        &target,
         &deployed.assessment,
         deployed.info.as_ref(),
         &state,
@@ -118,6 +116,13 @@ async fn renew_deployed(
         Assessment::Valid { .. } | Assessment::Issue(IssueReason::Due { .. })
     );
     context.metrics.record_ready(name, &cert.issuer, ready);
+    if let Some(warning) = deployed
+        .info
+        .as_ref()
+        .and_then(|info| due::renew_before_warning(name, cert, info))
+    {
+        tracing::warn!("{warning}");
+    }
     if planned.at > now && !lifecycle::kept_waiting(&context.config, name, cert) {
         if planned.basis == Basis::Backoff {
             tracing::info!(
@@ -160,17 +165,12 @@ async fn renew_deployed(
         let mut next = vec![(Event::Renew, renew_at)];
         // Only ACME CAs can offer a renewal window; asking any other issuer would only
         // read every sink a second time.
-        let offers_windows = matches!(
-            context.config.issuers.get(&cert.issuer),
-            Some(IssuerConfig::Acme(_))
-        );
-        if let Some(info) = deployed.info.as_ref().filter(|_| offers_windows) {
-            let refresh = state
-                .ari
-                .as_ref()
-                .filter(|ari| ari.serial == info.serial)
-                .map_or(now, |ari| ari.refresh_at);
-            next.push((Event::RefreshWindow, refresh));
+        if let Some(info) = deployed.info.as_ref() {
+            if due::window_wanted(&context.config, cert, info, &state, now) {
+                next.push((Event::RefreshWindow, now));
+            } else if let Some(ari) = state.ari.as_ref().filter(|ari| ari.serial == info.serial) {
+                next.push((Event::RefreshWindow, ari.refresh_at));
+            }
         }
         return next;
     }
@@ -199,14 +199,7 @@ async fn renew_deployed(
     state.last_attempt = Some(now);
     match result {
         Ok(issued) => {
-            state = CertState {
-                issuer: Some(cert.issuer.clone()),
-                last_attempt: Some(now),
-                last_result: Some(LastResult::Issued),
-                last_error: issued.hook_error,
-                deployed_serial: Some(issued.info.serial.clone()),
-                ..CertState::default()
-            };
+            state = due::issued_state(&target, &issued.info, now, issued.hook_error);
             lifecycle::record_deploy_hook(
                 &mut state,
                 &issued.info.serial,
@@ -247,7 +240,7 @@ async fn renew_deployed(
             context.metrics.record_failure(name, &cert.issuer);
             state.failures += 1;
             // The CA's Retry-After wins when it asks for longer than our own backoff.
-            let backoff = now + plan::backoff(state.failures, failure.rate_limited);
+            let backoff = now + due::backoff(state.failures, failure.rate_limited);
             let retry_at = failure
                 .retry_after
                 .map_or(backoff, |asked| asked.max(backoff));
@@ -285,35 +278,24 @@ async fn refresh_window(context: &Context, name: &str) -> Vec<(Event, SystemTime
         return Vec::new();
     };
     let now = SystemTime::now();
-    match issuer.renewal_window(&pem).await {
+    let mut state = context.store.load(name);
+    match due::ask_window(issuer.as_ref(), &pem, &info, &mut state, now).await {
         Ok(None) => Vec::new(),
-        Ok(Some(window)) => {
-            let mut state = context.store.load(name);
-            let adopted = plan::adopt_window(&window, &info, state.ari.as_ref(), now);
-            match &adopted {
-                Some(ari) => tracing::info!(
-                    window_start = %humantime::format_rfc3339_seconds(ari.start),
-                    window_end = %humantime::format_rfc3339_seconds(ari.end),
-                    renews_at = %humantime::format_rfc3339_seconds(ari.chosen),
-                    "CA renewal window"
-                ),
-                None => tracing::warn!(
-                    "ignoring the CA's renewal window: it starts before the certificate's not-before or is empty"
-                ),
-            }
-            let refresh_at = now + window.refresh_after;
-            state.ari = adopted;
+        Ok(Some(refresh_at)) => {
             save(context, name, &state);
-            let planned = plan::plan(cert, &deployed.assessment, Some(&info), &state, now);
+            let planned = due::plan(
+                &Target::new(&context.config, cert),
+                &deployed.assessment,
+                Some(&info),
+                &state,
+                now,
+            );
             vec![
                 (Event::Renew, planned.at),
                 (Event::RefreshWindow, refresh_at),
             ]
         }
-        Err(err) => {
-            tracing::warn!(error = %err, "cannot fetch the CA's renewal window; trying again later");
-            vec![(Event::RefreshWindow, now + WINDOW_RETRY)]
-        }
+        Err(retry_at) => vec![(Event::RefreshWindow, retry_at)],
     }
 }
 

@@ -199,7 +199,13 @@ pub async fn check(
     }
 
     let looked = lifecycle::inspect(&sinks, &lifecycle::wanted(cert)).await;
-    let planned = daemon::plan(cert, &looked.assessment, looked.info.as_ref(), &state, now);
+    let planned = daemon::plan(
+        &daemon::Target::new(config, cert),
+        &looked.assessment,
+        looked.info.as_ref(),
+        &state,
+        now,
+    );
     if let Assessment::Issue(IssueReason::Due { since }) = looked.assessment {
         let late = now.duration_since(since).unwrap_or_default();
         let late_text = humantime::format_duration(Duration::from_secs(late.as_secs()));
