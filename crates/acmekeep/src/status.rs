@@ -6,7 +6,7 @@ use std::time::SystemTime;
 use serde::Serialize;
 
 use crate::config::Config;
-use crate::daemon::{self, Basis};
+use crate::due::{self, Basis};
 use crate::kept::Kept;
 use crate::lifecycle;
 use crate::state::FailedHook;
@@ -53,8 +53,8 @@ pub async fn run(config: &Config, json: bool) -> u8 {
         let sinks = components.sinks.get(name).cloned().unwrap_or_default();
         let deployed = lifecycle::inspect(&sinks, &lifecycle::wanted(cert)).await;
         let state = store.load(name);
-        let plan = daemon::plan(
-            &daemon::Target::new(config, cert),
+        let plan = due::plan(
+            &due::Target::new(config, cert),
             &deployed.assessment,
             deployed.info.as_ref(),
             &state,

@@ -38,35 +38,12 @@ fn acmekeep_binary() -> PathBuf {
 /// Runs `acmekeep --config <config> ARGS…` under umask 000 (through `sh`), killing it after
 /// 60 s; returns its exit code and combined output.
 fn acmekeep_with_open_umask(dir: &TestDir, args: &[&str]) -> (Option<i32>, String) {
-    let mut child = Command::new("sh")
-        .arg("-c")
-        .arg("umask 000; exec \"$0\" \"$@\"")
-        .arg(acmekeep_binary())
-        .arg("--config")
-        .arg(dir.config_path())
-        .args(args)
-        .current_dir(dir.path())
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start sh");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while child.try_wait().expect("wait").is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let output = child.wait_with_output().expect("collect the output");
-    let text = format!(
-        "--- stdout ---\n{}\n--- stderr ---\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (output.status.code(), text)
+    acmekeep_with(
+        dir,
+        &["sh", "-c", "umask 000; exec \"$0\" \"$@\""],
+        args,
+        &[],
+    )
 }
 
 /// Every file and directory under `root` (itself included), with its permission bits.

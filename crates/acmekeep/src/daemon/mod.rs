@@ -24,7 +24,6 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-pub use crate::due::{Basis, Target, plan};
 use queue::{Event, Queue};
 use tend::{Context, Outcome};
 

@@ -12,7 +12,7 @@ use nix::fcntl::{Flock, FlockArg};
 
 use super::Issue;
 use crate::config::Config;
-use crate::daemon;
+use crate::due;
 use crate::lifecycle;
 use crate::state::Store;
 use crate::wiring::Components;
@@ -199,8 +199,8 @@ pub async fn check(
     }
 
     let looked = lifecycle::inspect(&sinks, &lifecycle::wanted(cert)).await;
-    let planned = daemon::plan(
-        &daemon::Target::new(config, cert),
+    let planned = due::plan(
+        &due::Target::new(config, cert),
         &looked.assessment,
         looked.info.as_ref(),
         &state,
