@@ -212,20 +212,7 @@ impl ApiCall<'_> {
 
     fn status_error(&self, code: u16, message: &str, url: &str) -> Error {
         match code {
-            403 => {
-                let verb = denied_verb(message).unwrap_or(self.verb).to_string();
-                Error::Forbidden {
-                    rule: self.rule(&verb),
-                    target: if verb == "create" || verb == "list" {
-                        self.resource.to_string()
-                    } else {
-                        format!("{} {:?}", self.resource, self.name)
-                    },
-                    verb,
-                    namespace: self.namespace.to_string(),
-                    message: message.to_string(),
-                }
-            }
+            403 => self.forbidden(denied_verb(message).unwrap_or(self.verb), message),
             404 if message.starts_with("namespaces ") => Error::NamespaceNotFound {
                 namespace: self.namespace.to_string(),
                 resource: self.resource.to_string(),
@@ -240,6 +227,22 @@ impl ApiCall<'_> {
             },
             502..=504 => self.unreachable(url, 1, format!("HTTP {code}: {message}")),
             _ => self.api(code, message.to_string()),
+        }
+    }
+
+    /// RBAC does not allow `verb` on this object: names the object and the Role rule to add;
+    /// `message` is the API server's explanation.
+    pub fn forbidden(&self, verb: &str, message: &str) -> Error {
+        Error::Forbidden {
+            rule: self.rule(verb),
+            target: if verb == "create" || verb == "list" {
+                self.resource.to_string()
+            } else {
+                format!("{} {:?}", self.resource, self.name)
+            },
+            verb: verb.to_string(),
+            namespace: self.namespace.to_string(),
+            message: message.to_string(),
         }
     }
 

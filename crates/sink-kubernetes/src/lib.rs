@@ -13,7 +13,10 @@
 //! acmekeep among its field managers) unless the configuration says `adopt = true`; it then
 //! forces the apply and logs a warning. A Secret of another type is an error, as Kubernetes
 //! cannot change a Secret's type. A load reads the deployed Secret back, so a restarted pod
-//! does not reissue a valid certificate. Forbidden answers name the Role rule to add;
+//! does not reissue a valid certificate. A preflight, before anything is ordered, checks
+//! that the namespace exists (where namespaces may be read) and asks SelfSubjectAccessReviews
+//! whether RBAC allows the Secret's `get`, `patch` and, while it is absent, `create`.
+//! Forbidden answers name the Role rule to add;
 //! network and server errors are retried with a short backoff; apply conflicts re-read the
 //! Secret and try again a few times.
 //!

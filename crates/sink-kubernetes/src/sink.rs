@@ -6,9 +6,12 @@ use std::time::Duration;
 use acme_core::{Bundle, PrivateKeyPem, Sink, split_pem_certificates};
 use async_trait::async_trait;
 use k8s_openapi::ByteString;
-use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::authorization::v1::{
+    ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
+};
+use k8s_openapi::api::core::v1::{Namespace, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::{Api, Patch, PatchParams, PostParams};
 use tokio::sync::OnceCell;
 
 use crate::{ApiCall, Cluster, Error, KubernetesSinkConfig, SecretMeta};
@@ -26,7 +29,7 @@ const NETWORK_ATTEMPTS: u32 = 3;
 const CONFLICT_ATTEMPTS: u32 = 3;
 
 /// Delivers certificates into a `kubernetes.io/tls` Secret by server-side apply (see the
-/// crate docs). The API server is first contacted on the first store or load.
+/// crate docs). The API server is first contacted on the first preflight, store or load.
 #[derive(Debug)]
 pub struct KubernetesSink {
     config: KubernetesSinkConfig,
@@ -251,6 +254,110 @@ impl KubernetesSink {
         }))
     }
 
+    /// Checks what a store needs before anything is ordered: that the namespace exists (where
+    /// namespaces may be read) and that RBAC allows the requests a store makes: `get` and
+    /// `patch` on the Secret, and `create` while it does not exist (an apply that creates).
+    async fn preflight_inner(&self) -> Result<(), Error> {
+        self.namespace_exists().await?;
+        for verb in ["get", "patch"] {
+            if !self.allowed(verb).await? {
+                return Ok(());
+            }
+        }
+        if self.get().await?.is_none() {
+            self.allowed("create").await?;
+        }
+        Ok(())
+    }
+
+    /// Fails when the namespace is missing. A namespace the service account may not read
+    /// (common, and not needed to write Secrets) passes: the access review decides then.
+    async fn namespace_exists(&self) -> Result<(), Error> {
+        let cluster = self.cluster().await?;
+        let api: Api<Namespace> = Api::all(cluster.client());
+        let namespace = &self.config.namespace;
+        let call = ApiCall {
+            verb: "get",
+            resource: "namespaces",
+            group: "",
+            namespace,
+            name: namespace,
+        };
+        match with_retries(&call, cluster.url(), || api.get_opt(namespace)).await {
+            Ok(Some(_)) => Ok(()),
+            Ok(None) => Err(Error::NamespaceNotFound {
+                namespace: namespace.clone(),
+                resource: "secrets".to_string(),
+                name: self.config.secret.clone(),
+            }),
+            Err(Error::Forbidden { .. }) => {
+                tracing::debug!(sink = %self.describe(), "namespaces cannot be read; RBAC is checked by access review only");
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Asks the API server (SelfSubjectAccessReview) whether `verb` on the Secret is allowed:
+    /// `Ok(true)` if so, an error naming the Role rule if not, and `Ok(false)` when access
+    /// reviews cannot be asked here (the store then reports what RBAC refuses).
+    async fn allowed(&self, verb: &str) -> Result<bool, Error> {
+        let cluster = self.cluster().await?;
+        let api: Api<SelfSubjectAccessReview> = Api::all(cluster.client());
+        let secret = self.call(verb);
+        let review = SelfSubjectAccessReview {
+            spec: SelfSubjectAccessReviewSpec {
+                resource_attributes: Some(ResourceAttributes {
+                    namespace: Some(secret.namespace.to_string()),
+                    verb: Some(verb.to_string()),
+                    group: Some(secret.group.to_string()),
+                    version: Some("v1".to_string()),
+                    resource: Some(secret.resource.to_string()),
+                    name: (verb != "create").then(|| secret.name.to_string()),
+                    ..ResourceAttributes::default()
+                }),
+                ..SelfSubjectAccessReviewSpec::default()
+            },
+            ..SelfSubjectAccessReview::default()
+        };
+        let call = ApiCall {
+            verb: "create",
+            resource: "selfsubjectaccessreviews",
+            group: "authorization.k8s.io",
+            namespace: "",
+            name: "",
+        };
+        let params = PostParams::default();
+        let answer = with_retries(&call, cluster.url(), || api.create(&params, &review)).await;
+        let status = match answer {
+            Ok(review) => review.status.unwrap_or_default(),
+            Err(err @ (Error::Forbidden { .. } | Error::Api { code: 404, .. })) => {
+                tracing::warn!(
+                    sink = %self.describe(),
+                    error = %err,
+                    "cannot ask the API server what RBAC allows (SelfSubjectAccessReview); the permissions are checked when the Secret is written"
+                );
+                return Ok(false);
+            }
+            Err(e) => return Err(e),
+        };
+        if status.allowed {
+            return Ok(true);
+        }
+        let why = [status.reason, status.evaluation_error]
+            .into_iter()
+            .flatten()
+            .filter(|text| !text.is_empty())
+            .collect::<Vec<_>>()
+            .join("; ");
+        let message = if why.is_empty() {
+            "a SelfSubjectAccessReview answered not allowed".to_string()
+        } else {
+            format!("a SelfSubjectAccessReview answered not allowed: {why}")
+        };
+        Err(secret.forbidden(verb, &message))
+    }
+
     fn invalid(&self, reason: impl Into<String>) -> Error {
         Error::Invalid {
             namespace: self.config.namespace.clone(),
@@ -267,6 +374,10 @@ impl Sink for KubernetesSink {
             "kubernetes:{}/{}",
             self.config.namespace, self.config.secret
         )
+    }
+
+    async fn preflight(&self) -> Result<(), acme_core::Error> {
+        self.preflight_inner().await.map_err(|e| self.wrap(e))
     }
 
     async fn store(&self, bundle: &Bundle) -> Result<(), acme_core::Error> {

@@ -12,7 +12,11 @@
 //! a plain 404 for a named read, an empty list for a list, and `namespaces "x" not found`
 //! for writes. Requests authenticate with a bearer token that is taken as the user name;
 //! [`KubeFake::deny`] makes RBAC refuse a verb on a resource with the real 403 message.
-//! Every request is recorded for assertions.
+//! A namespace can be read (`GET /api/v1/namespaces/NS`, 404 when missing), and a
+//! SelfSubjectAccessReview (`POST /apis/authorization.k8s.io/v1/selfsubjectaccessreviews`)
+//! answers `status.allowed` (and `status.reason` when allowed) as RBAC would decide the
+//! request it describes; both are subject to [`KubeFake::deny`] themselves (`namespaces`,
+//! `selfsubjectaccessreviews`). Every request is recorded for assertions.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path as FsPath, PathBuf};
@@ -136,6 +140,11 @@ impl KubeFake {
             ..Store::default()
         }));
         let app = Router::new()
+            .route("/api/v1/namespaces/{ns}", any(namespace))
+            .route(
+                "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+                any(access_review),
+            )
             .route("/api/v1/namespaces/{ns}/{resource}", any(collection))
             .route("/api/v1/namespaces/{ns}/{resource}/{name}", any(object))
             .route(
@@ -168,8 +177,13 @@ impl KubeFake {
         path
     }
 
-    /// Makes RBAC refuse `verb` on `resource` (`secrets`, `leases`) for `user`, or for
-    /// everyone when `user` is `None`.
+    /// Creates namespace `name` (as `kubectl create namespace` would).
+    pub fn create_namespace(&self, name: &str) {
+        self.store().namespaces.insert(name.to_string());
+    }
+
+    /// Makes RBAC refuse `verb` on `resource` (`secrets`, `leases`, `namespaces`,
+    /// `selfsubjectaccessreviews`) for `user`, or for everyone when `user` is `None`.
     pub fn deny(&self, user: Option<&str>, verb: &str, resource: &str) {
         self.store().denied.push((
             user.map(str::to_string),
@@ -282,43 +296,25 @@ fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let header = |name: header::HeaderName| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
+    let path = format!(
+        "/{}namespaces/{}/{}{}",
+        params
+            .get("group")
+            .map(|g| format!("apis/{g}/v1/"))
+            .unwrap_or_else(|| "api/v1/".to_string()),
+        params.get("ns").map(String::as_str).unwrap_or_default(),
+        params
+            .get("resource")
+            .map(String::as_str)
+            .unwrap_or_default(),
+        params
+            .get("name")
+            .map(|n| format!("/{n}"))
             .unwrap_or_default()
-            .to_string()
-    };
-    let user = header(header::AUTHORIZATION)
-        .strip_prefix("Bearer ")
-        .unwrap_or_default()
-        .to_string();
-    let raw_query = query.unwrap_or_default();
-    let mut record = KubeRequest {
-        method: method.to_string(),
-        path: format!(
-            "/{}namespaces/{}/{}{}",
-            params
-                .get("group")
-                .map(|g| format!("apis/{g}/v1/"))
-                .unwrap_or_else(|| "api/v1/".to_string()),
-            params.get("ns").map(String::as_str).unwrap_or_default(),
-            params
-                .get("resource")
-                .map(String::as_str)
-                .unwrap_or_default(),
-            params
-                .get("name")
-                .map(|n| format!("/{n}"))
-                .unwrap_or_default()
-        ),
-        query: raw_query.clone(),
-        content_type: header(header::CONTENT_TYPE),
-        user: user.clone(),
-        status: 0,
-    };
+    );
+    let record = KubeRequest::new(&method, path, query.unwrap_or_default(), &headers);
     let mut store = lock(store);
-    let (status, body) = match route(&params) {
+    let answer = match route(&params) {
         None => not_found_route(&record.path),
         Some(kind) => {
             let call = Call {
@@ -326,22 +322,171 @@ fn handle(
                 kind,
                 namespace: params.get("ns").cloned().unwrap_or_default(),
                 name: params.get("name").cloned(),
-                query: raw_query
+                query: record
+                    .query
                     .split('&')
                     .filter_map(|pair| pair.split_once('='))
                     .map(|(k, v)| (k.to_string(), v.to_string()))
                     .collect(),
                 content_type: record.content_type.clone(),
-                user_agent: header(header::USER_AGENT),
+                user_agent: header_text(&headers, header::USER_AGENT),
                 body,
             };
-            if user.is_empty() {
-                failure(401, "Unauthorized", "Unauthorized", None)
+            if record.user.is_empty() {
+                unauthorized()
             } else {
-                serve(&mut store, &user, call)
+                serve(&mut store, &record.user, call)
             }
         }
     };
+    respond(&mut store, record, answer)
+}
+
+/// `GET /api/v1/namespaces/NS`: the namespace, 404 when it does not exist.
+async fn namespace(
+    State(store): State<Shared>,
+    method: Method,
+    Path(ns): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let record = KubeRequest::new(
+        &method,
+        format!("/api/v1/namespaces/{ns}"),
+        query.unwrap_or_default(),
+        &headers,
+    );
+    let mut store = lock(&store);
+    let answer = if record.user.is_empty() {
+        unauthorized()
+    } else if method != Method::GET {
+        failure(
+            405,
+            "MethodNotAllowed",
+            "the fake only reads namespaces",
+            None,
+        )
+    } else if is_denied(&store, &record.user, "get", "namespaces") {
+        failure(
+            403,
+            "Forbidden",
+            &format!(
+                "namespaces {ns:?} is forbidden: User {:?} cannot get resource \"namespaces\" in API group \"\" in the namespace {ns:?}",
+                record.user
+            ),
+            Some(json!({"name": ns, "kind": "namespaces"})),
+        )
+    } else if store.namespaces.contains(&ns) {
+        (
+            StatusCode::OK,
+            json!({"kind": "Namespace", "apiVersion": "v1",
+                   "metadata": {"name": ns, "resourceVersion": "1"},
+                   "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}}),
+        )
+    } else {
+        namespace_not_found(&ns)
+    };
+    respond(&mut store, record, answer)
+}
+
+/// `POST /apis/authorization.k8s.io/v1/selfsubjectaccessreviews`: whether RBAC allows the
+/// caller the request in `spec.resourceAttributes`, decided as the other requests are.
+async fn access_review(
+    State(store): State<Shared>,
+    method: Method,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let record = KubeRequest::new(
+        &method,
+        "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews".to_string(),
+        query.unwrap_or_default(),
+        &headers,
+    );
+    let mut store = lock(&store);
+    let answer = review(&store, &record.user, &method, &body);
+    respond(&mut store, record, answer)
+}
+
+fn review(store: &Store, user: &str, method: &Method, body: &Bytes) -> (StatusCode, Value) {
+    if user.is_empty() {
+        return unauthorized();
+    }
+    if method != Method::POST {
+        return failure(
+            405,
+            "MethodNotAllowed",
+            "the server does not allow this method on the requested resource",
+            None,
+        );
+    }
+    if is_denied(store, user, "create", "selfsubjectaccessreviews") {
+        return failure(
+            403,
+            "Forbidden",
+            &format!(
+                "selfsubjectaccessreviews.authorization.k8s.io is forbidden: User {user:?} cannot create resource \"selfsubjectaccessreviews\" in API group \"authorization.k8s.io\" at the cluster scope"
+            ),
+            Some(json!({"group": "authorization.k8s.io", "kind": "selfsubjectaccessreviews"})),
+        );
+    }
+    let Ok(mut object) = serde_json::from_slice::<Value>(body) else {
+        return bad_request("the body is not a JSON object");
+    };
+    let attributes = object
+        .pointer("/spec/resourceAttributes")
+        .cloned()
+        .unwrap_or(Value::Null);
+    let verb = str_at(&attributes, &["verb"]);
+    let resource = str_at(&attributes, &["resource"]);
+    if verb.is_empty() || resource.is_empty() {
+        return failure(
+            422,
+            "Invalid",
+            "SelfSubjectAccessReview.authorization.k8s.io \"\" is invalid: spec.resourceAttributes: Invalid value: verb and resource are required",
+            None,
+        );
+    }
+    let status = if is_denied(store, user, verb, resource) {
+        json!({"allowed": false})
+    } else {
+        json!({"allowed": true,
+               "reason": format!("RBAC: allowed by RoleBinding \"acmekeep\" to User {user:?}")})
+    };
+    set_at(&mut object, &["status"], status);
+    set_at(&mut object, &["metadata"], json!({}));
+    (StatusCode::CREATED, object)
+}
+
+impl KubeRequest {
+    /// A request to record, its status not yet known.
+    fn new(method: &Method, path: String, query: String, headers: &HeaderMap) -> KubeRequest {
+        KubeRequest {
+            method: method.to_string(),
+            path,
+            query,
+            content_type: header_text(headers, header::CONTENT_TYPE),
+            user: header_text(headers, header::AUTHORIZATION)
+                .strip_prefix("Bearer ")
+                .unwrap_or_default()
+                .to_string(),
+            status: 0,
+        }
+    }
+}
+
+fn header_text(headers: &HeaderMap, name: header::HeaderName) -> String {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Records `record` with the answer's status and renders the answer.
+fn respond(store: &mut Store, mut record: KubeRequest, answer: (StatusCode, Value)) -> Response {
+    let (status, body) = answer;
     record.status = status.as_u16();
     store.requests.push(record);
     (
@@ -350,6 +495,10 @@ fn handle(
         body.to_string(),
     )
         .into_response()
+}
+
+fn unauthorized() -> (StatusCode, Value) {
+    failure(401, "Unauthorized", "Unauthorized", None)
 }
 
 fn route(params: &HashMap<String, String>) -> Option<Kind> {
@@ -464,10 +613,7 @@ fn forbidden(
     call: &Call,
     name: Option<&str>,
 ) -> Option<(StatusCode, Value)> {
-    let denied = store.denied.iter().any(|(who, v, resource)| {
-        who.as_deref().is_none_or(|w| w == user) && v == verb && resource == call.kind.plural()
-    });
-    if !denied {
+    if !is_denied(store, user, verb, call.kind.plural()) {
         return None;
     }
     let object = match name {
@@ -486,6 +632,14 @@ fn forbidden(
         &message,
         Some(details(call.kind, name.unwrap_or_default())),
     ))
+}
+
+/// Whether RBAC refuses `verb` on `resource` to `user` (see [`KubeFake::deny`]).
+fn is_denied(store: &Store, user: &str, verb: &str, resource: &str) -> bool {
+    store
+        .denied
+        .iter()
+        .any(|(who, v, r)| who.as_deref().is_none_or(|w| w == user) && v == verb && r == resource)
 }
 
 fn manager_of(call: &Call) -> String {

@@ -336,6 +336,124 @@ async fn a_missing_namespace_is_named_as_such() {
     assert!(text.contains("namespace \"ap\" does not exist"), "{text}");
 }
 
+/// The requests that would write the Secret (create, apply, replace).
+fn writes(fake: &KubeFake) -> usize {
+    fake.requests()
+        .iter()
+        .filter(|r| r.path.contains("/secrets") && r.method != "GET")
+        .count()
+}
+
+#[tokio::test]
+async fn preflight_names_a_missing_namespace_without_writing() {
+    let fake = KubeFake::start(&["app"]);
+    let dir = TestDir::new();
+    let sink = KubernetesSink::new(sink_config(&fake, &dir, "ap"), meta()).expect("sink");
+
+    let text = sink
+        .preflight()
+        .await
+        .expect_err("no namespace")
+        .to_string();
+
+    assert!(text.contains("namespace \"ap\" does not exist"), "{text}");
+    assert!(text.contains("\"web-tls\""), "{text}");
+    assert_eq!(writes(&fake), 0);
+}
+
+#[tokio::test]
+async fn preflight_names_each_denied_write_with_the_role_rule_to_add() {
+    let fake = KubeFake::start(&["app"]);
+    let dir = TestDir::new();
+    fake.deny(None, "patch", "secrets");
+    let text = sink(&fake, &dir)
+        .preflight()
+        .await
+        .expect_err("patch denied")
+        .to_string();
+    assert!(
+        text.contains("not allowed to patch secrets \"web-tls\" in namespace \"app\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("{apiGroups: [\"\"], resources: [\"secrets\"], resourceNames: [\"web-tls\"], verbs: [\"patch\"]}"),
+        "{text}"
+    );
+
+    // A Secret that does not exist yet is created by the apply: that needs `create`, which
+    // cannot be limited by name.
+    fake.allow_all();
+    fake.deny(None, "create", "secrets");
+    let text = sink(&fake, &dir)
+        .preflight()
+        .await
+        .expect_err("create denied")
+        .to_string();
+    assert!(
+        text.contains("{apiGroups: [\"\"], resources: [\"secrets\"], verbs: [\"create\"]}"),
+        "{text}"
+    );
+    assert_eq!(writes(&fake), 0, "a preflight writes nothing");
+}
+
+#[tokio::test]
+async fn preflight_does_not_ask_for_create_once_the_secret_exists() {
+    let fake = KubeFake::start(&["app"]);
+    let dir = TestDir::new();
+    let sink = sink(&fake, &dir);
+    sink.store(&bundle("web.example.test", false))
+        .await
+        .expect("store");
+    fake.deny(None, "create", "secrets");
+
+    sink.preflight().await.expect("get and patch are allowed");
+}
+
+#[tokio::test]
+async fn preflight_relies_on_the_access_review_where_namespaces_cannot_be_read() {
+    let fake = KubeFake::start(&["app"]);
+    let dir = TestDir::new();
+    fake.deny(None, "get", "namespaces");
+
+    sink(&fake, &dir)
+        .preflight()
+        .await
+        .expect("a namespace that cannot be read is not missing");
+
+    fake.deny(None, "patch", "secrets");
+    let text = sink(&fake, &dir)
+        .preflight()
+        .await
+        .expect_err("patch denied")
+        .to_string();
+    assert!(text.contains("not allowed to patch"), "{text}");
+    let reviews = fake
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews")
+        .count();
+    assert!(reviews >= 2, "each preflight asked the access review");
+}
+
+#[tokio::test]
+async fn preflight_without_access_reviews_still_checks_the_namespace() {
+    let fake = KubeFake::start(&["app"]);
+    let dir = TestDir::new();
+    fake.deny(None, "create", "selfsubjectaccessreviews");
+
+    sink(&fake, &dir)
+        .preflight()
+        .await
+        .expect("RBAC cannot be asked: the store will tell");
+    let text = KubernetesSink::new(sink_config(&fake, &dir, "ap"), meta())
+        .expect("sink")
+        .preflight()
+        .await
+        .expect_err("no namespace")
+        .to_string();
+    assert!(text.contains("namespace \"ap\" does not exist"), "{text}");
+}
+
 #[tokio::test]
 async fn an_unreachable_api_server_is_retried_then_named_by_url() {
     let dir = TestDir::new();

@@ -1,10 +1,10 @@
 //! The real binary delivering to `kubernetes.io/tls` Secrets and electing a leader, against
 //! the fake API server ([`e2e::KubeFake`]; no real API server can be installed here), with
-//! the local-CA issuer so no ACME server is involved.
+//! the local-CA issuer, and with a real pebble where orders are counted.
 
 use std::time::Duration;
 
-use e2e::{Daemon, KubeFake, TestDir, free_port};
+use e2e::{Config, Daemon, KubeFake, Pebble, PebbleOptions, Run, TestDir, free_port};
 use serde_json::Value;
 
 const USER: &str = "system:serviceaccount:app:acmekeep";
@@ -180,4 +180,111 @@ fn two_replicas_issue_each_certificate_once_and_the_second_takes_over_when_the_f
     let web = fake.secret("app", "web-tls").expect("web-tls");
     assert_ne!(web["data"]["tls.crt"], "");
     assert!(b.stop().success());
+}
+
+/// Fails `run` unless its line for `name` contains every one of `needles`.
+fn assert_line(run: &Run, name: &str, needles: &[&str]) {
+    let line = run.line_for(name);
+    if let Some(missing) = needles.iter().find(|needle| !line.contains(*needle)) {
+        run.fail(&format!("the line for {name} must say {missing:?}"));
+    }
+}
+
+/// Pebble's config with certificate `name` delivered to Secret `namespace`/`secret` as `user`
+/// instead of its files sink.
+fn to_secret(toml: &str, dir: &TestDir, fake: &KubeFake, spec: (&str, &str, &str, &str)) -> String {
+    let (name, namespace, secret, user) = spec;
+    let files = format!(
+        "{{ kind = \"files\", dir = \"{}\" }}",
+        dir.path().join("out").join(name).display()
+    );
+    let kubernetes = format!(
+        "{{ kind = \"kubernetes\", namespace = \"{namespace}\", secret = \"{secret}\", cluster = {{ kubeconfig = \"{}\" }} }}",
+        fake.kubeconfig(dir.path(), user).display()
+    );
+    assert!(toml.contains(&files), "certificate {name} has a files sink");
+    toml.replace(&files, &kubernetes)
+}
+
+#[test]
+fn a_secret_in_a_missing_namespace_or_denied_by_rbac_is_refused_before_ordering() {
+    let dir = TestDir::new();
+    let pebble = Pebble::start(&dir, PebbleOptions::default());
+    let fake = KubeFake::start(&["app"]);
+    // `restricted` may read Secrets but not write them, and may not read namespaces (common
+    // in real clusters): its namespace cannot be checked, the access review still answers.
+    const RESTRICTED: &str = "system:serviceaccount:app:restricted";
+    fake.deny(Some(RESTRICTED), "patch", "secrets");
+    fake.deny(Some(RESTRICTED), "create", "secrets");
+    fake.deny(Some(RESTRICTED), "get", "namespaces");
+    let mut toml = Config::for_pebble(&dir, &pebble)
+        .certificate("ok", &["ok.example.test", "www.ok.example.test"])
+        .certificate("denied", &["denied.example.test"])
+        .certificate("lost", &["lost.example.test"])
+        .to_toml();
+    for spec in [
+        ("ok", "app", "ok-tls", USER),
+        ("denied", "app", "denied-tls", RESTRICTED),
+        ("lost", "gone", "lost-tls", USER),
+    ] {
+        toml = to_secret(&toml, &dir, &fake, spec);
+    }
+    dir.write_config(&toml);
+
+    for attempt in 1..=2 {
+        let run = dir.acmekeep(&["--issue"]);
+        run.assert_exit(1);
+        assert_line(
+            &run,
+            "denied",
+            &[
+                "FAILED",
+                "not allowed to patch secrets \"denied-tls\" in namespace \"app\"",
+                "resources: [\"secrets\"], resourceNames: [\"denied-tls\"], verbs: [\"patch\"]",
+                "nothing was ordered",
+            ],
+        );
+        assert_line(
+            &run,
+            "lost",
+            &[
+                "FAILED",
+                "namespace \"gone\" does not exist",
+                "\"lost-tls\"",
+                "nothing was ordered",
+            ],
+        );
+        assert_line(
+            &run,
+            "ok",
+            &[if attempt == 1 {
+                "issued"
+            } else {
+                "still valid"
+            }],
+        );
+        assert_eq!(
+            pebble.orders_and_issued(),
+            (1, 1),
+            "attempt {attempt}: only the certificate whose Secret can be written is ordered\n{run}"
+        );
+    }
+    assert!(fake.secret("app", "denied-tls").is_none());
+    assert_eq!(applies(&fake, "ok-tls"), 1);
+
+    fake.allow_all();
+    let run = dir.acmekeep(&["--issue"]);
+    run.assert_exit(1);
+    assert_line(&run, "denied", &["issued"]);
+    assert_line(&run, "lost", &["FAILED", "nothing was ordered"]);
+    assert_eq!(pebble.orders_and_issued(), (2, 2), "{run}");
+
+    fake.create_namespace("gone");
+    let run = dir.acmekeep(&["--issue"]);
+    run.assert_success();
+    assert_line(&run, "lost", &["issued"]);
+    assert_line(&run, "denied", &["still valid"]);
+    assert_eq!(pebble.orders_and_issued(), (3, 3), "{run}");
+    assert_eq!(applies(&fake, "denied-tls"), 1);
+    assert_eq!(applies(&fake, "lost-tls"), 1);
 }
