@@ -381,6 +381,47 @@ sinks = [{ kind = "files", dir = "out/a" }]
     }
 }
 
+/// An unreadable secret is reported together with the certificates' own mistakes: the
+/// cross-checks need every entry parsed, not every secret readable.
+#[test]
+fn an_unreadable_secret_does_not_hide_the_other_mistakes() {
+    let dir = TestDir::new();
+    write_config(
+        &dir,
+        r#"
+[issuers.vault]
+kind = "vault"
+url = "https://127.0.0.1:9"
+path = "pki/sign/web"
+token = "env:ACMEKEEP_TEST_NEVER_SET_TOKEN"
+
+[certificates.ip]
+domains = ["192.0.2.7"]
+issuer = "pebble"
+sinks = [{ kind = "files", dir = "out/same" }]
+
+[certificates.twin]
+domains = ["twin.example.test"]
+issuer = "vault"
+sinks = [{ kind = "files", dir = "./out/same/" }]
+"#,
+    );
+
+    let run = dir.acmekeep(&["check"]);
+
+    run.assert_exit(2);
+    let errors = error_lines(&run);
+    for needle in [
+        "issuers.vault.token",
+        "certificates.ip.domains",
+        "is already the sink of certificate",
+    ] {
+        if !errors.iter().any(|line| line.contains(needle)) {
+            run.fail(&format!("no `error:` line says {needle}"));
+        }
+    }
+}
+
 /// The repository's demo config, copied into `dir/config/demo.toml`; returns that directory.
 fn copy_demo_config(dir: &TestDir) -> std::path::PathBuf {
     let demo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/demo.toml");

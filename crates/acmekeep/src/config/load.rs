@@ -59,9 +59,12 @@ pub fn load_with_problems(path: &Path) -> Result<(Config, Vec<Problem>), ConfigE
     }
     let root = read(path, environment()).map_err(fail)?;
     let mut problems = unresolvable_secrets(&root);
+    let unreadable_secrets = problems.len();
     let mut config = from_value(path, root, &mut problems);
     config.resolve_relative_paths();
-    if problems.is_empty() {
+    // The cross-checks need every entry parsed (else they would report missing references),
+    // not every secret readable.
+    if problems.len() == unreadable_secrets {
         super::validate::validate(&config, &mut problems);
     }
     if problems.is_empty()
