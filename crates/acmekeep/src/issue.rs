@@ -230,7 +230,8 @@ async fn process(
             tracing::info!("the deployed certificate was revoked with --no-reissue; left as it is");
             return Outcome::RevokedKept;
         }
-        (_, Assessment::Valid { .. }) if !force && lifecycle::kept_waiting(config, name, cert) => {
+        // Deploying it costs no order, so no wait (a backoff, a CA's rate limit) holds it back.
+        _ if lifecycle::kept_waiting(config, name, cert) => {
             "a certificate issued earlier waits to be deployed".to_string()
         }
         (Basis::Backoff, _) if !force && planned.at > now => {

@@ -231,3 +231,53 @@ fn a_failed_deploy_hook_is_shown_and_retried_alone_until_it_succeeds() {
         deployed()
     );
 }
+
+#[test]
+fn a_kept_certificate_is_deployed_by_the_one_shot_even_while_the_daemon_backs_off() {
+    let dir = TestDir::new();
+    let pebble = Pebble::start(&dir, PebbleOptions::default());
+    let disk = Mount::tmpfs(&dir.path().join("out"), "64k");
+    disk.fill_leaving(0);
+    dir.write_config(
+        &Config::for_pebble(&dir, &pebble)
+            .certificate("one", &["a.example.test", "b.example.test"])
+            .certificate("two", &["c.example.test"])
+            .to_toml(),
+    );
+
+    // The daemon issues both, cannot deploy them, and records a backoff for each.
+    let daemon = dir.spawn_daemon();
+    daemon.wait_for("issuance failed", 2, std::time::Duration::from_secs(60));
+    daemon.stop();
+    for name in ["one", "two"] {
+        let record = fs::read_to_string(dir.state_dir().join(format!("certificates/{name}.json")))
+            .unwrap_or_else(|err| panic!("state record of {name}: {err}"));
+        assert!(
+            record.contains("\"retry_at\""),
+            "the daemon must record when it tries {name} again:\n{record}"
+        );
+    }
+    assert_eq!(pebble.orders_and_issued().0, 2, "one order per certificate");
+
+    // Deploying a kept certificate costs no order, so the backoff does not hold it back.
+    fs::remove_file(dir.path().join("out/filler")).expect("free the disk");
+    let run = dir.acmekeep(&["--issue"]);
+    run.assert_success();
+    assert_eq!(
+        pebble.orders_and_issued().0,
+        2,
+        "the kept certificates were deployed without a new order\n{run}"
+    );
+    for name in ["one", "two"] {
+        dir.sink(name).assert_key_matches_cert();
+        let kept = dir.state_dir().join("kept").join(format!("{name}.json"));
+        assert!(!kept.exists(), "{} stays after deployment", kept.display());
+    }
+    assert_eq!(
+        dir.sink("one").dns_names(),
+        ["a.example.test", "b.example.test"]
+    );
+    dir.acmekeep(&["--issue"]).assert_success();
+    assert_eq!(pebble.orders_and_issued().0, 2);
+    drop(disk);
+}
