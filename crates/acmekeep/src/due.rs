@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use crate::config::{CertificateConfig, Config, IssuerConfig};
 use crate::lifecycle::Failure;
-use crate::state::{AriState, CertState, IssuedFrom, LastResult};
+use state::{AriState, CertState, IssuedFrom, LastResult};
 
 /// Lifetimes at or below this renew at half-life.
 const SHORT_LIVED: Duration = Duration::from_secs(10 * 24 * 3600);
@@ -498,7 +498,7 @@ mod tests {
     use acme_core::KeyType;
     use acme_core::policy::IssueReason;
 
-    use crate::state::Revocation;
+    use state::Revocation;
 
     const DAY: Duration = Duration::from_secs(86400);
 

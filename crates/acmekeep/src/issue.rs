@@ -9,12 +9,12 @@ use tracing::Instrument;
 
 use crate::config::{CertificateConfig, Config};
 use crate::due::{self, Basis, Target};
-use crate::journal::Journal;
+use state::Journal;
 use crate::lifecycle::{Failure, Issued};
-use crate::state::LastResult;
+use state::LastResult;
 use crate::wiring::{Components, GeneratedCa};
 use crate::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
-use crate::{lifecycle, state};
+use crate::lifecycle;
 
 /// What happened to one certificate.
 enum Outcome {

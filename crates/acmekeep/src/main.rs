@@ -9,15 +9,12 @@ mod due;
 mod hooks;
 mod inspect;
 mod issue;
-mod journal;
-mod kept;
 mod lifecycle;
 mod limits;
 mod logging;
 mod observe;
 mod providers;
 mod revoke;
-mod state;
 mod status;
 mod wiring;
 

@@ -9,7 +9,7 @@ use acme_core::{CertInfo, RevocationReason};
 use clap::{Args, ValueEnum};
 
 use crate::config::{Config, IssuerConfig};
-use crate::state::{self, Revocation, Store};
+use state::{Revocation, Store};
 use crate::wiring::{Components, GeneratedCa};
 use crate::{EXIT_FAILED, EXIT_OK, EXIT_USAGE, lifecycle};
 

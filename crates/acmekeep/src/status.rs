@@ -7,10 +7,10 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::due::{self, Basis};
-use crate::kept::Kept;
+use state::Kept;
 use crate::lifecycle;
-use crate::state::FailedHook;
-use crate::state::{LastResult, Store};
+use state::FailedHook;
+use state::{LastResult, Store};
 use crate::wiring::{Components, GeneratedCa};
 use crate::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 

@@ -28,9 +28,9 @@ use queue::{Event, Queue};
 use tend::{Context, Outcome};
 
 use crate::config::{self, Config};
-use crate::journal::Journal;
+use state::Journal;
 use crate::observe::{Metrics, MetricsServer, Readiness};
-use crate::state::{self, Store};
+use state::Store;
 use crate::wiring::{Components, GeneratedCa};
 use crate::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 

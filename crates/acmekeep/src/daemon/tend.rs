@@ -13,7 +13,7 @@ use crate::config::Config;
 use crate::due::{self, Basis, Target};
 use crate::lifecycle::{self, Failure};
 use crate::observe::Metrics;
-use crate::state::{CertState, LastResult, Store};
+use state::{CertState, LastResult, Store};
 use crate::wiring::Components;
 
 /// What every task shares: the configuration it was started with and its components.

@@ -10,7 +10,7 @@ use issuer_ca::CaIssuer;
 use super::Issue;
 use super::net::{chain, https_client};
 use crate::config::{Config, IssuerConfig};
-use crate::state::{LastResult, Store};
+use state::{LastResult, Store};
 
 /// A clock further than this from the CA's is worth a warning.
 const MAX_CLOCK_SKEW: Duration = Duration::from_secs(60);

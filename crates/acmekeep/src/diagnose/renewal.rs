@@ -14,7 +14,7 @@ use super::Issue;
 use crate::config::Config;
 use crate::due;
 use crate::lifecycle;
-use crate::state::Store;
+use state::Store;
 use crate::wiring::Components;
 
 /// How long reading one sink may take.
@@ -250,7 +250,7 @@ mod tests {
     fn the_lock_probe_sees_a_held_lock_and_a_free_one_and_no_lock_file() {
         let dir = tempfile::tempdir().expect("tempdir");
         assert_eq!(daemon_holds_lock(dir.path()), None);
-        let held = crate::state::lock(dir.path()).expect("lock");
+        let held = state::lock(dir.path()).expect("lock");
         assert_eq!(daemon_holds_lock(dir.path()), Some(true));
         drop(held);
         assert_eq!(daemon_holds_lock(dir.path()), Some(false));
