@@ -13,7 +13,7 @@ use acme_core::{CertInfo, Issuer, RenewalWindow};
 use rand::Rng;
 use serde::Serialize;
 
-use crate::config::{CertificateConfig, Config, IssuerConfig};
+use configuration::{CertificateConfig, Config, IssuerConfig};
 use crate::lifecycle::Failure;
 use state::{AriState, CertState, IssuedFrom, LastResult};
 

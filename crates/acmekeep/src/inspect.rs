@@ -16,7 +16,7 @@ use rustls::pki_types::CertificateDer;
 use serde::Serialize;
 use sink_kubernetes::{ApiCall, ClusterConfig};
 
-use crate::config::{Config, SinkConfig};
+use configuration::{Config, SinkConfig};
 use crate::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 
 /// `acmekeep inspect` arguments: one stored source and/or a live endpoint.

@@ -7,12 +7,12 @@ use acme_core::{CancellationToken, CertInfo};
 use futures::StreamExt;
 use tracing::Instrument;
 
-use crate::config::{CertificateConfig, Config};
+use configuration::{CertificateConfig, Config};
 use crate::due::{self, Basis, Target};
 use state::Journal;
 use crate::lifecycle::{Failure, Issued};
 use state::LastResult;
-use crate::wiring::{Components, GeneratedCa};
+use configuration::{Components, GeneratedCa};
 use crate::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 use crate::lifecycle;
 

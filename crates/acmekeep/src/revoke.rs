@@ -8,9 +8,9 @@ use std::time::SystemTime;
 use acme_core::{CertInfo, RevocationReason};
 use clap::{Args, ValueEnum};
 
-use crate::config::{Config, IssuerConfig};
+use configuration::{Config, IssuerConfig};
 use state::{Revocation, Store};
-use crate::wiring::{Components, GeneratedCa};
+use configuration::{Components, GeneratedCa};
 use crate::{EXIT_FAILED, EXIT_OK, EXIT_USAGE, lifecycle};
 
 /// The arguments of `acmekeep revoke`.

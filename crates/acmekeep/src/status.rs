@@ -5,13 +5,13 @@ use std::time::SystemTime;
 
 use serde::Serialize;
 
-use crate::config::Config;
+use configuration::Config;
 use crate::due::{self, Basis};
 use state::Kept;
 use crate::lifecycle;
 use state::FailedHook;
 use state::{LastResult, Store};
-use crate::wiring::{Components, GeneratedCa};
+use configuration::{Components, GeneratedCa};
 use crate::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 
 /// One certificate's row.

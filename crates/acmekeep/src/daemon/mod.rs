@@ -27,11 +27,11 @@ use tokio::task::JoinSet;
 use queue::{Event, Queue};
 use tend::{Context, Outcome};
 
-use crate::config::{self, Config};
+use configuration::Config;
 use state::Journal;
 use crate::observe::{Metrics, MetricsServer, Readiness};
 use state::Store;
-use crate::wiring::{Components, GeneratedCa};
+use configuration::{Components, GeneratedCa};
 use crate::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 
 /// The longest single sleep: wall-clock jumps (suspend, NTP) are noticed within this.
@@ -267,7 +267,7 @@ async fn term_ended(term: &Option<CancellationToken>) {
 
 /// Loads and builds the configuration anew; on any problem logs it and keeps the old one.
 async fn reload(path: &Path, old: &Arc<Context>) -> Option<Arc<Context>> {
-    let config = match config::load(path) {
+    let config = match configuration::load(path) {
         Ok(config) => config,
         Err(err) => {
             tracing::error!("reload rejected, keeping the running configuration:\n{err}");

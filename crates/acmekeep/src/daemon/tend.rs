@@ -9,12 +9,12 @@ use acme_core::policy::{Assessment, IssueReason};
 use tokio::sync::Semaphore;
 
 use super::queue::Event;
-use crate::config::Config;
+use configuration::Config;
 use crate::due::{self, Basis, Target};
 use crate::lifecycle::{self, Failure};
 use crate::observe::Metrics;
 use state::{CertState, LastResult, Store};
-use crate::wiring::Components;
+use configuration::Components;
 
 /// What every task shares: the configuration it was started with and its components.
 #[derive(Clone)]

@@ -13,7 +13,7 @@ use rand::distr::Alphanumeric;
 
 use super::Issue;
 use super::net::{REQUEST_TIMEOUT, Resolver, chain};
-use crate::config::{Config, SolverKind};
+use configuration::{Config, SolverKind};
 
 /// Fetches the probe URL of every name, per certificate; findings keyed by certificate.
 pub async fn probe(

@@ -9,7 +9,7 @@ use issuer_ca::CaIssuer;
 
 use super::Issue;
 use super::net::{chain, https_client};
-use crate::config::{Config, IssuerConfig};
+use configuration::{Config, IssuerConfig};
 use state::{LastResult, Store};
 
 /// A clock further than this from the CA's is worth a warning.

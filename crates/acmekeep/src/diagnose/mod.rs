@@ -31,8 +31,8 @@ use std::time::Duration;
 use futures::StreamExt;
 use serde::Serialize;
 
-use crate::config::Config;
-use crate::wiring::{Components, GeneratedCa};
+use configuration::Config;
+use configuration::{Components, GeneratedCa};
 use crate::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 
 /// How many certificates are checked at once.

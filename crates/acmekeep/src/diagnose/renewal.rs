@@ -11,11 +11,11 @@ use acme_core::{Bundle, CertInfo};
 use nix::fcntl::{Flock, FlockArg};
 
 use super::Issue;
-use crate::config::Config;
+use configuration::Config;
 use crate::due;
 use crate::lifecycle;
 use state::Store;
-use crate::wiring::Components;
+use configuration::Components;
 
 /// How long reading one sink may take.
 const SINK_TIMEOUT: Duration = Duration::from_secs(10);

@@ -9,7 +9,7 @@ use cert_inspect::{CertSummary, ProblemKind, Roots};
 use super::Issue;
 use super::net::{REQUEST_TIMEOUT, Resolver};
 use super::renewal::Material;
-use crate::config::Config;
+use configuration::Config;
 
 /// Checks the deployed chain and each name's endpoint on `port`.
 pub async fn check(
