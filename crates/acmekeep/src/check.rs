@@ -34,7 +34,7 @@ pub async fn run(path: &Path, online: bool) -> u8 {
         });
         return EXIT_USAGE;
     };
-    for warning in crate::due::config_warnings(&config) {
+    for warning in renewal::config_warnings(&config) {
         println!("warning: {warning}");
     }
     println!(

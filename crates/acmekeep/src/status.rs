@@ -6,9 +6,8 @@ use std::time::SystemTime;
 use serde::Serialize;
 
 use configuration::Config;
-use crate::due::{self, Basis};
+use renewal::Basis;
 use state::Kept;
-use crate::lifecycle;
 use state::FailedHook;
 use state::{LastResult, Store};
 use configuration::{Components, GeneratedCa};
@@ -51,10 +50,10 @@ pub async fn run(config: &Config, json: bool) -> u8 {
     let mut rows = Vec::new();
     for (name, cert) in &config.certificates {
         let sinks = components.sinks.get(name).cloned().unwrap_or_default();
-        let deployed = lifecycle::inspect(&sinks, &lifecycle::wanted(cert)).await;
+        let deployed = renewal::inspect(&sinks, &renewal::wanted(cert)).await;
         let state = store.load(name);
-        let plan = due::plan(
-            &due::Target::new(config, cert),
+        let plan = renewal::plan(
+            &renewal::Target::new(config, cert),
             &deployed.assessment,
             deployed.info.as_ref(),
             &state,

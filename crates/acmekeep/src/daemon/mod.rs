@@ -10,7 +10,6 @@
 //! abandons in-flight issuances (after cleanup) and empties its queue the moment its term
 //! ends, which the elector guarantees is before the Lease can expire for another replica.
 
-mod queue;
 mod tend;
 
 use std::collections::{BTreeSet, HashSet};
@@ -24,7 +23,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use queue::{Event, Queue};
+use renewal::{Event, Queue};
 use tend::{Context, Outcome};
 
 use configuration::Config;

@@ -12,8 +12,6 @@ use nix::fcntl::{Flock, FlockArg};
 
 use super::Issue;
 use configuration::Config;
-use crate::due;
-use crate::lifecycle;
 use state::Store;
 use configuration::Components;
 
@@ -198,9 +196,9 @@ pub async fn check(
         ));
     }
 
-    let looked = lifecycle::inspect(&sinks, &lifecycle::wanted(cert)).await;
-    let planned = due::plan(
-        &due::Target::new(config, cert),
+    let looked = renewal::inspect(&sinks, &renewal::wanted(cert)).await;
+    let planned = renewal::plan(
+        &renewal::Target::new(config, cert),
         &looked.assessment,
         looked.info.as_ref(),
         &state,

@@ -11,11 +11,11 @@ use acme_core::{
     Bundle, CancellationToken, CertInfo, IssueRequest, KeyType, PrivateKeyPem, Sink, Solver,
 };
 
+use configuration::Components;
 use configuration::{CertificateConfig, Config};
 use configuration::{HookEnv, Outcome, Stage};
 use state::Kept;
 use state::{CertState, FailedHook};
-use configuration::Components;
 
 /// What the sinks of one certificate hold, and what the policy makes of it.
 pub struct Deployed {

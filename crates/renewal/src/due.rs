@@ -13,8 +13,8 @@ use acme_core::{CertInfo, Issuer, RenewalWindow};
 use rand::Rng;
 use serde::Serialize;
 
-use configuration::{CertificateConfig, Config, IssuerConfig};
 use crate::lifecycle::Failure;
+use configuration::{CertificateConfig, Config, IssuerConfig};
 use state::{AriState, CertState, IssuedFrom, LastResult};
 
 /// Lifetimes at or below this renew at half-life.
@@ -439,7 +439,7 @@ fn usable_window<'a>(state: &'a CertState, info: &CertInfo) -> Option<&'a AriSta
 /// Turns a fresh window from the CA into what state remembers: the chosen instant is kept
 /// if the window did not move, otherwise drawn anew, uniformly inside the window. A window
 /// that starts before the certificate's not-before is ignored (`None`).
-pub fn adopt_window(
+fn adopt_window(
     window: &RenewalWindow,
     info: &CertInfo,
     previous: Option<&AriState>,
