@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use dns01::{Dns01Config, Dns01Solver, Placement};
 
-use super::Issue;
+use crate::report::Issue;
 use configuration::{Config, SolverKind};
 
 /// The longest the probe waits for propagation, whatever `propagation_timeout` says.

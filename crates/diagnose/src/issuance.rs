@@ -7,8 +7,8 @@ use std::time::{Duration, SystemTime};
 use acme_core::CertInfo;
 use issuer_ca::CaIssuer;
 
-use super::Issue;
-use super::net::{chain, https_client};
+use crate::net::{chain, https_client};
+use crate::report::Issue;
 use configuration::{Config, IssuerConfig};
 use state::{LastResult, Store};
 

@@ -10,10 +10,10 @@ use acme_core::policy::{Assessment, IssueReason};
 use acme_core::{Bundle, CertInfo};
 use nix::fcntl::{Flock, FlockArg};
 
-use super::Issue;
+use crate::report::Issue;
+use configuration::Components;
 use configuration::Config;
 use state::Store;
-use configuration::Components;
 
 /// How long reading one sink may take.
 const SINK_TIMEOUT: Duration = Duration::from_secs(10);
