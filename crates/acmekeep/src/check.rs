@@ -3,9 +3,9 @@
 
 use std::path::Path;
 
-use configuration::{Config, ConfigError};
-use configuration::{Components, GeneratedCa};
 use crate::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
+use configuration::{Components, GeneratedCa};
+use configuration::{Config, ConfigError};
 
 /// Loads the file, builds every component the way the run does (creating nothing), prints
 /// every problem found (exit 2) or a summary and the warnings about settings that will not

@@ -7,13 +7,13 @@ use acme_core::{CancellationToken, CertInfo};
 use futures::StreamExt;
 use tracing::Instrument;
 
-use configuration::{CertificateConfig, Config};
-use renewal::{Basis, Target};
-use state::Journal;
-use renewal::{Failure, Issued};
-use state::LastResult;
-use configuration::{Components, GeneratedCa};
 use crate::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
+use configuration::{CertificateConfig, Config};
+use configuration::{Components, GeneratedCa};
+use renewal::{Basis, Target};
+use renewal::{Failure, Issued};
+use state::Journal;
+use state::LastResult;
 
 /// What happened to one certificate.
 enum Outcome {

@@ -8,10 +8,10 @@ use std::time::SystemTime;
 use acme_core::{CertInfo, RevocationReason};
 use clap::{Args, ValueEnum};
 
+use crate::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
+use configuration::{Components, GeneratedCa};
 use configuration::{Config, IssuerConfig};
 use state::{Revocation, Store};
-use configuration::{Components, GeneratedCa};
-use crate::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 
 /// The arguments of `acmekeep revoke`.
 #[derive(Debug, Args)]

@@ -5,13 +5,13 @@ use std::time::SystemTime;
 
 use serde::Serialize;
 
-use configuration::Config;
-use renewal::Basis;
-use state::Kept;
-use state::FailedHook;
-use state::{LastResult, Store};
-use configuration::{Components, GeneratedCa};
 use crate::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
+use configuration::Config;
+use configuration::{Components, GeneratedCa};
+use renewal::Basis;
+use state::FailedHook;
+use state::Kept;
+use state::{LastResult, Store};
 
 /// One certificate's row.
 #[derive(Debug, Serialize)]

@@ -26,12 +26,12 @@ use tokio::task::JoinSet;
 use renewal::{Event, Queue};
 use tend::{Context, Outcome};
 
-use configuration::Config;
-use state::Journal;
 use crate::observe::{Metrics, MetricsServer, Readiness};
-use state::Store;
-use configuration::{Components, GeneratedCa};
 use crate::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
+use configuration::Config;
+use configuration::{Components, GeneratedCa};
+use state::Journal;
+use state::Store;
 
 /// The longest single sleep: wall-clock jumps (suspend, NTP) are noticed within this.
 const MAX_SLEEP: Duration = Duration::from_secs(3600);

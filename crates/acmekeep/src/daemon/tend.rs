@@ -8,13 +8,13 @@ use acme_core::CancellationToken;
 use acme_core::policy::{Assessment, IssueReason};
 use tokio::sync::Semaphore;
 
-use renewal::Event;
-use configuration::Config;
-use renewal::{Basis, Target};
-use renewal::Failure;
 use crate::observe::Metrics;
-use state::{CertState, LastResult, Store};
 use configuration::Components;
+use configuration::Config;
+use renewal::Event;
+use renewal::Failure;
+use renewal::{Basis, Target};
+use state::{CertState, LastResult, Store};
 
 /// What every task shares: the configuration it was started with and its components.
 #[derive(Clone)]
@@ -200,11 +200,7 @@ async fn renew_deployed(
     match result {
         Ok(issued) => {
             state = renewal::issued_state(&target, &issued.info, now, issued.hook_error);
-            renewal::record_deploy_hook(
-                &mut state,
-                &issued.info.serial,
-                issued.deploy_hook_error,
-            );
+            renewal::record_deploy_hook(&mut state, &issued.info.serial, issued.deploy_hook_error);
             save(context, name, &state);
             tracing::info!(
                 serial = %issued.info.serial,
