@@ -10,9 +10,9 @@ use acme_core::policy::{self, Assessment, IssueReason, Wanted};
 use acme_core::{
     Bundle, CancellationToken, CertInfo, IssueRequest, KeyType, PrivateKeyPem, Sink, Solver,
 };
+use hooks::{HookEnv, Outcome, Stage};
 
 use crate::config::{CertificateConfig, Config};
-use crate::hooks::{HookEnv, Outcome, Stage};
 use crate::kept::Kept;
 use crate::state::{CertState, FailedHook};
 use crate::wiring::Components;

@@ -6,7 +6,6 @@ mod config;
 mod daemon;
 mod diagnose;
 mod due;
-mod hooks;
 mod inspect;
 mod issue;
 mod journal;
