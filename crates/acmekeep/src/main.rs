@@ -13,7 +13,6 @@ mod kept;
 mod lifecycle;
 mod limits;
 mod logging;
-mod observe;
 mod providers;
 mod revoke;
 mod state;

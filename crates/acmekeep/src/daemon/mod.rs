@@ -20,6 +20,7 @@ use std::time::{Duration, SystemTime};
 
 use acme_core::CancellationToken;
 use leader_election::{Elector, Leadership};
+use observe::{Metrics, MetricsServer, Readiness};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
@@ -29,7 +30,6 @@ use tend::{Context, Outcome};
 
 use crate::config::{self, Config};
 use crate::journal::Journal;
-use crate::observe::{Metrics, MetricsServer, Readiness};
 use crate::state::{self, Store};
 use crate::wiring::{Components, GeneratedCa};
 use crate::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};

@@ -6,13 +6,13 @@ use std::time::SystemTime;
 
 use acme_core::CancellationToken;
 use acme_core::policy::{Assessment, IssueReason};
+use observe::Metrics;
 use tokio::sync::Semaphore;
 
 use super::queue::Event;
 use crate::config::Config;
 use crate::due::{self, Basis, Target};
 use crate::lifecycle::{self, Failure};
-use crate::observe::Metrics;
 use crate::state::{CertState, LastResult, Store};
 use crate::wiring::Components;
 
