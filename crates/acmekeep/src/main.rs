@@ -8,7 +8,6 @@ mod inspect;
 mod issue;
 mod limits;
 mod logging;
-mod observe;
 mod revoke;
 mod status;
 

@@ -68,6 +68,33 @@ pub enum Error {
         /// The limit that was exceeded.
         timeout: Duration,
     },
+    /// A file could not be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// What the operating system said.
+        source: std::io::Error,
+    },
+    /// A directory given as a files sink holds no certificate.
+    #[error(
+        "{} holds neither fullchain.pem nor cert.pem: is it a files sink directory, and has a \
+         certificate been issued yet?",
+        dir.display()
+    )]
+    NotAFilesSink {
+        /// The directory.
+        dir: PathBuf,
+    },
+    /// What was read from one source or endpoint could not be analyzed.
+    #[error("{what}: {error}")]
+    Within {
+        /// The source or endpoint, e.g. `files:/etc/ssl/acmekeep/web`.
+        what: String,
+        /// Why.
+        #[source]
+        error: Box<Error>,
+    },
 }
 
 impl Error {

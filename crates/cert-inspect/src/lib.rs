@@ -14,12 +14,18 @@
 //! - [`fetch_served_chain`] connects to an endpoint with a given SNI and returns the chain it
 //!   sends, accepting it whatever it is so that a broken chain can be analyzed rather than
 //!   just failing the handshake.
+//! - [`StoredChain`] reads a chain and its key from a PEM file or a files-sink directory
+//!   (or takes them as read elsewhere, e.g. from a Kubernetes Secret);
+//!   [`InspectReport::build`] analyzes stored chains and a live endpoint together, the report
+//!   of `acmekeep inspect`, and [`InspectReport::render_text`] prints it for people (its
+//!   `Serialize` form is the JSON document).
 //!
 //! Everything is plain data (`Serialize`); [`Problem::kind`] is a stable code for machines,
 //! [`Problem::message`] says what to check. Signatures and paths are verified by
 //! x509-parser (on aws-lc-rs) and rustls-webpki, never by code of this crate. It reads no
-//! files besides a CA bundle, knows nothing of sinks or configuration, and never sees key
-//! bytes beyond the match check.
+//! files besides a CA bundle and the PEM files it is pointed at, knows nothing of the
+//! configuration, of Kubernetes or of sinks beyond a files-sink directory's file names, and
+//! never sees key bytes beyond the match check.
 //!
 //! ```
 //! use std::time::SystemTime;
@@ -40,7 +46,10 @@ mod compare;
 mod error;
 mod fetch;
 mod problem;
+mod render;
+mod report;
 mod roots;
+mod stored;
 mod summary;
 
 pub use chain::{ChainCert, ChainReport, NameCheck, analyze_chain};
@@ -48,7 +57,12 @@ pub use compare::{check_key, compare_served};
 pub use error::Error;
 pub use fetch::fetch_served_chain;
 pub use problem::{Problem, ProblemKind};
+pub use report::{
+    Configured, EndpointReport, EndpointTarget, Finding, InspectReport, KeyStatus, SameAs,
+    StoredReport, TrustAnchors,
+};
 pub use roots::{Roots, load_roots};
+pub use stored::{StoredChain, StoredKey};
 pub use summary::{CertSummary, parse_pem_certificates};
 
 #[cfg(test)]

@@ -466,3 +466,57 @@ async fn an_endpoint_that_does_not_answer_is_a_network_error_naming_it() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn a_files_sink_directory_is_reported_with_its_key_and_the_configured_names() {
+    let pki = Pki::new();
+    let (leaf, _) = pki.leaf(&["www.example.test"]);
+    let other_key = KeyPair::generate().expect("key");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pem = |der: &CertificateDer<'_>| acme_core::der_to_pem(der);
+    std::fs::write(dir.path().join("cert.pem"), pem(&leaf)).expect("cert.pem");
+    std::fs::write(dir.path().join("chain.pem"), pem(&pki.intermediate())).expect("chain.pem");
+    std::fs::write(dir.path().join("privkey.pem"), other_key.serialize_pem()).expect("key");
+
+    let stored = StoredChain::read_files_dir(dir.path()).expect("read the directory");
+    assert_eq!(stored.certs.len(), 2);
+    let configured = Configured {
+        name: "web".to_string(),
+        domains: vec![
+            "www.example.test".to_string(),
+            "api.example.test".to_string(),
+        ],
+    };
+    let now = SystemTime::now();
+    let report = InspectReport::build(&pki.roots(), vec![stored], Some(&configured), None, now)
+        .await
+        .expect("report");
+    let kinds: Vec<_> = report.problems.iter().map(|f| f.kind).collect();
+    assert_eq!(
+        kinds,
+        [ProblemKind::KeyMismatch, ProblemKind::NameNotCovered]
+    );
+    assert!(!report.ok);
+    assert_eq!(report.stored[0].key.matches, Some(false));
+    let text = report.render_text(now);
+    assert!(
+        text.contains("  private key  DOES NOT MATCH the certificate\n"),
+        "{text}"
+    );
+    assert!(text.contains("`acmekeep --issue web --force`"), "{text}");
+    assert!(text.contains("2 problem(s):\n"), "{text}");
+}
+
+#[test]
+fn a_directory_without_a_certificate_says_what_it_expected() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let err = StoredChain::read_files_dir(dir.path()).expect_err("no certificate");
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "{} holds neither fullchain.pem nor cert.pem: is it a files sink directory, and has \
+             a certificate been issued yet?",
+            dir.path().display()
+        )
+    );
+}

@@ -10,8 +10,6 @@
 //! - [`Components::build`] turns a loaded configuration into the issuers, solvers and sinks
 //!   of the library crates; `check`, `diagnose`, the one-shot and the daemon all build them
 //!   this one way. dns-01 providers come from the provider registry ([`ProviderConfig`]).
-//! - [`HooksConfig`] holds a certificate's hook commands and runs them ([`Stage`],
-//!   [`HookEnv`]).
 //!
 //! It does not decide when a certificate is due, issue, or remember anything between runs
 //! (the renewal and state crates do), and it prints nothing: problems are returned for the
@@ -31,7 +29,6 @@
 mod config;
 #[cfg(test)]
 mod fuzz;
-mod hooks;
 mod load;
 mod providers;
 mod schema;
@@ -39,7 +36,6 @@ mod validate;
 mod wiring;
 
 pub use config::{Config, ConfigError, Problem};
-pub use hooks::{HookEnv, HookError, HooksConfig, Outcome, Stage};
 pub use load::{load, load_with_problems};
 pub use providers::{PROVIDERS, ParseError, ProviderConfig};
 pub use schema::{

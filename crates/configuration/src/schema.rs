@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use acme_core::{AcmeConfig, KeyType};
 use dns01::Dns01Config;
+use hooks::HooksConfig;
 use http01::Http01Config;
 use issuer_ca::CaIssuerConfig;
 use issuer_vault::VaultIssuerConfig;
@@ -16,7 +17,6 @@ use sink_files::FilesSinkConfig;
 use sink_kubernetes::KubernetesSinkConfig;
 use tls_alpn01::TlsAlpn01Config;
 
-use crate::hooks::HooksConfig;
 use crate::providers::{PROVIDERS, ParseError, ProviderConfig};
 
 /// `[daemon]`: process-wide settings.

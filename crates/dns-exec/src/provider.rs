@@ -1,14 +1,11 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
 
 use acme_core::{DnsProvider, Secret};
 use async_trait::async_trait;
-use nix::sys::signal::{Signal, killpg};
-use nix::unistd::Pid;
+use hooks::{Ending, Process};
 use tokio::io::{AsyncRead, AsyncReadExt};
-use tokio::process::Command;
 use tokio::sync::Mutex;
 
 use crate::{Config, Error};
@@ -90,60 +87,34 @@ impl ExecProvider {
         let fqdn = format!("{}.", fqdn.trim_end_matches('.'));
         let _running = self.running.lock().await;
         tracing::debug!(command = %self.command.display(), action, %fqdn, %value, "running the DNS command");
-        let mut command = Command::new(&self.command);
-        for name in acme_core::config_override_vars() {
-            command.env_remove(name);
-        }
-        let mut child = command
+        let mut process = Process::new(&self.command);
+        process
+            .command()
             .args([action, &fqdn, value])
             .envs(self.env.iter().map(|(name, value)| (name, value.expose())))
-            .env("ACMEKEEP_ZONE", zone)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0)
-            .kill_on_drop(true)
-            .spawn()
+            .env("ACMEKEEP_ZONE", zone);
+        let finished = process
+            .run(self.timeout, DRAIN_TIMEOUT, |_, pipe| keep_tail(pipe))
+            .await
             .map_err(|source| Error::Spawn {
                 command: self.command.clone(),
                 source,
             })?;
-        let stdout = child
-            .stdout
-            .take()
-            .map(|pipe| tokio::spawn(keep_tail(pipe)));
-        let stderr = child
-            .stderr
-            .take()
-            .map(|pipe| tokio::spawn(keep_tail(pipe)));
-
-        let finished = tokio::time::timeout(self.timeout, child.wait()).await;
-        if finished.is_err() {
-            if let Some(pid) = child.id().and_then(|id| i32::try_from(id).ok()) {
-                // The whole group, so a `sleep` the script started does not keep the pipes open.
-                let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
-            }
-            let _ = child.kill().await;
-        }
-        let stdout = drain(stdout).await;
-        let stderr = last_lines(&drain(stderr).await);
+        let stdout = finished.stdout.unwrap_or_default();
+        let stderr = last_lines(&finished.stderr.unwrap_or_default());
         if !stdout.is_empty() {
             tracing::debug!(command = %self.command.display(), action, stdout = %acme_core::printable(&String::from_utf8_lossy(&stdout)), "DNS command output");
         }
-        match finished {
-            Err(_) => Err(Error::Timeout {
+        match finished.ending {
+            Ending::TimedOut => Err(Error::Timeout {
                 command: self.command.clone(),
                 action,
                 fqdn,
                 timeout: self.timeout,
                 stderr,
             }),
-            Ok(Err(source)) => Err(Error::Spawn {
-                command: self.command.clone(),
-                source,
-            }),
-            Ok(Ok(status)) if status.success() => Ok(()),
-            Ok(Ok(status)) => Err(Error::Failed {
+            Ending::Exited(status) if status.success() => Ok(()),
+            Ending::Exited(status) => Err(Error::Failed {
                 command: self.command.clone(),
                 action,
                 fqdn,
@@ -220,17 +191,6 @@ async fn keep_tail(mut pipe: impl AsyncRead + Unpin) -> Vec<u8> {
         }
     }
     kept
-}
-
-/// What a reader task kept, or nothing if the pipe stays open past [`DRAIN_TIMEOUT`].
-async fn drain(reader: Option<tokio::task::JoinHandle<Vec<u8>>>) -> Vec<u8> {
-    match reader {
-        Some(task) => match tokio::time::timeout(DRAIN_TIMEOUT, task).await {
-            Ok(Ok(kept)) => kept,
-            _ => Vec::new(),
-        },
-        None => Vec::new(),
-    }
 }
 
 /// The last [`STDERR_LINES`] non-empty lines of `output`, printable (line breaks escaped).

@@ -26,10 +26,10 @@ use axum::routing::get;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Mutex, OwnedSemaphorePermit, Semaphore};
-use tokio::task::{JoinHandle, JoinSet};
-use tracing::{Instrument, debug, info, warn};
+use listener::{Limits, Listener, Serving, WhenFull};
+use tokio::net::TcpStream;
+use tokio::sync::Mutex;
+use tracing::{debug, info};
 
 use crate::Error;
 use crate::token::is_valid_token;
@@ -45,8 +45,12 @@ const CONNECTION_LIFETIME: Duration = Duration::from_secs(60);
 const MAX_REQUEST_HEAD: usize = 16 * 1024;
 /// How many connections are served at once; more wait in the listen backlog.
 const MAX_CONNECTIONS: usize = 256;
-/// The pause after a failed `accept` (e.g. out of file descriptors), so the loop cannot spin.
-const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+/// The bounds of the listener.
+const LIMITS: Limits = Limits {
+    name: "http-01 challenge server",
+    max_connections: MAX_CONNECTIONS,
+    when_full: WhenFull::Wait,
+};
 /// The longest request path written to the log.
 const MAX_LOGGED_PATH: usize = 256;
 
@@ -57,19 +61,8 @@ type Tokens = Arc<RwLock<HashMap<String, String>>>;
 pub(crate) struct ChallengeServer {
     listen: SocketAddr,
     tokens: Tokens,
-    running: Mutex<Option<Running>>,
-}
-
-/// A bound, serving listener; dropping it stops the server.
-struct Running {
-    addr: SocketAddr,
-    task: JoinHandle<()>,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
+    /// The serving listener, once the first challenge is presented; dropping it stops it.
+    running: Mutex<Option<Serving>>,
 }
 
 impl ChallengeServer {
@@ -112,20 +105,15 @@ impl ChallengeServer {
 
     /// The address actually bound, once the server runs.
     pub(crate) async fn local_addr(&self) -> Option<SocketAddr> {
-        self.running
-            .lock()
-            .await
-            .as_ref()
-            .map(|running| running.addr)
+        self.running.lock().await.as_ref().map(Serving::local_addr)
     }
 
     /// Closes the listener and every open connection; returns once the port is released.
     pub(crate) async fn shutdown(&self) {
-        if let Some(mut running) = self.running.lock().await.take() {
-            running.task.abort();
-            // The only possible outcome is "cancelled": the listener has been dropped.
-            let _ = (&mut running.task).await;
-            debug!(addr = %running.addr, "http-01 challenge server stopped");
+        if let Some(running) = self.running.lock().await.take() {
+            let addr = running.local_addr();
+            running.stop().await;
+            debug!(%addr, "http-01 challenge server stopped");
         }
     }
 
@@ -138,13 +126,16 @@ impl ChallengeServer {
             addr: self.listen,
             source,
         };
-        let listener = TcpListener::bind(self.listen).await.map_err(bind_error)?;
-        let addr = listener.local_addr().map_err(bind_error)?;
-        let span = tracing::info_span!("http01", solver, %addr);
-        let task =
-            tokio::spawn(accept_loop(listener, router(self.tokens.clone())).instrument(span));
+        let listener = Listener::bind(self.listen).await.map_err(bind_error)?;
+        let addr = listener.local_addr();
+        let router = router(self.tokens.clone());
+        let serving = tracing::info_span!("http01", solver, %addr).in_scope(|| {
+            listener.serve(LIMITS, move |stream| {
+                serve_connection(stream, router.clone())
+            })
+        });
         info!(solver, %addr, "http-01 challenge server listening");
-        *running = Some(Running { addr, task });
+        *running = Some(serving);
         Ok(())
     }
 }
@@ -192,52 +183,8 @@ async fn log_request(request: Request, next: Next) -> Response {
     response
 }
 
-/// Accepts connections until the task is aborted; dropping the task drops the listener and
-/// the set of connection tasks, which aborts them all.
-///
-/// A connection is accepted only once one of [`MAX_CONNECTIONS`] slots is free; its task
-/// holds the slot until the connection ends.
-async fn accept_loop(listener: TcpListener, router: Router) {
-    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
-    let mut connections = JoinSet::new();
-    let mut saturated = false;
-    loop {
-        let slot = match slots.clone().try_acquire_owned() {
-            Ok(slot) => {
-                saturated = false;
-                slot
-            }
-            Err(_) => {
-                if !saturated {
-                    saturated = true;
-                    warn!(
-                        "http-01 challenge server: all {MAX_CONNECTIONS} connections are busy; \
-                         new ones wait until one ends"
-                    );
-                }
-                match slots.clone().acquire_owned().await {
-                    Ok(slot) => slot,
-                    // The semaphore is never closed.
-                    Err(_) => return,
-                }
-            }
-        };
-        match listener.accept().await {
-            Ok((stream, peer)) => {
-                while connections.try_join_next().is_some() {}
-                let span = tracing::debug_span!("connection", %peer);
-                connections.spawn(serve_connection(stream, router.clone(), slot).instrument(span));
-            }
-            Err(error) => {
-                warn!("http-01 challenge server cannot accept a connection: {error}");
-                tokio::time::sleep(ACCEPT_BACKOFF).await;
-            }
-        }
-    }
-}
-
-/// Serves one connection within the bounds above; `_slot` is released when it ends.
-async fn serve_connection(stream: TcpStream, router: Router, _slot: OwnedSemaphorePermit) {
+/// Serves one connection within the bounds above.
+async fn serve_connection(stream: TcpStream, router: Router) {
     let mut builder = auto::Builder::new(TokioExecutor::new()).http1_only();
     builder
         .http1()

@@ -10,10 +10,10 @@ use acme_core::policy::{self, Assessment, IssueReason, Wanted};
 use acme_core::{
     Bundle, CancellationToken, CertInfo, IssueRequest, KeyType, PrivateKeyPem, Sink, Solver,
 };
+use hooks::{HookEnv, Outcome, Stage};
 
 use configuration::Components;
 use configuration::{CertificateConfig, Config};
-use configuration::{HookEnv, Outcome, Stage};
 use state::Kept;
 use state::{CertState, FailedHook};
 

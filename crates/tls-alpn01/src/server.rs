@@ -9,22 +9,22 @@
 //! connecting, so the oldest connection is the one least likely to be it, and a flood of
 //! idle connections can neither use up the process's descriptors nor keep a validator out.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
+use listener::{Limits, Listener, Serving, WhenFull};
 use rustls::ServerConfig;
 use rustls::crypto::CryptoProvider;
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use tokio::io::AsyncWriteExt;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio::sync::Mutex;
-use tokio::task::{AbortHandle, JoinHandle, JoinSet};
 use tokio_rustls::TlsAcceptor;
-use tracing::{Instrument, debug, info, warn};
+use tracing::{debug, info};
 
 use crate::Error;
 use crate::cert::challenge_certificate;
@@ -35,8 +35,12 @@ pub(crate) const ACME_TLS_ALPN: &[u8] = b"acme-tls/1";
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How many connections are open at once; a further one closes the oldest.
 const MAX_CONNECTIONS: usize = 128;
-/// The pause after a failed `accept` (e.g. out of file descriptors), so the loop cannot spin.
-const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+/// The bounds of the listener.
+const LIMITS: Limits = Limits {
+    name: "tls-alpn-01 challenge listener",
+    max_connections: MAX_CONNECTIONS,
+    when_full: WhenFull::CloseOldest,
+};
 
 /// The challenge certificates currently presented, by lowercase name.
 #[derive(Default)]
@@ -91,19 +95,8 @@ pub(crate) struct ChallengeServer {
     listen: SocketAddr,
     provider: Arc<CryptoProvider>,
     certificates: Arc<ChallengeCertificates>,
-    running: Mutex<Option<Running>>,
-}
-
-/// A bound, serving listener; dropping it stops the server.
-struct Running {
-    addr: SocketAddr,
-    task: JoinHandle<()>,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
+    /// The serving listener, while a challenge is presented; dropping it stops it.
+    running: Mutex<Option<Serving>>,
 }
 
 impl ChallengeServer {
@@ -178,11 +171,7 @@ impl ChallengeServer {
 
     /// The address actually bound, once the server runs.
     pub(crate) async fn local_addr(&self) -> Option<SocketAddr> {
-        self.running
-            .lock()
-            .await
-            .as_ref()
-            .map(|running| running.addr)
+        self.running.lock().await.as_ref().map(Serving::local_addr)
     }
 
     /// Closes the listener and every open connection; returns once the port is released.
@@ -193,7 +182,7 @@ impl ChallengeServer {
     }
 
     /// Binds the listener and starts serving.
-    async fn start(&self, solver: &str) -> Result<Running, Error> {
+    async fn start(&self, solver: &str) -> Result<Serving, Error> {
         let mut config = ServerConfig::builder_with_provider(Arc::clone(&self.provider))
             .with_safe_default_protocol_versions()?
             .with_no_client_auth()
@@ -205,58 +194,20 @@ impl ChallengeServer {
             addr: self.listen,
             source,
         };
-        let listener = TcpListener::bind(self.listen).await.map_err(bind_error)?;
-        let addr = listener.local_addr().map_err(bind_error)?;
-        let span = tracing::info_span!("tls_alpn01", solver, %addr);
-        let task = tokio::spawn(accept_loop(listener, acceptor).instrument(span));
+        let listener = Listener::bind(self.listen).await.map_err(bind_error)?;
+        let addr = listener.local_addr();
+        let serving = tracing::info_span!("tls_alpn01", solver, %addr)
+            .in_scope(|| listener.serve(LIMITS, move |stream| answer(stream, acceptor.clone())));
         info!(solver, %addr, "tls-alpn-01 challenge listener listening");
-        Ok(Running { addr, task })
+        Ok(serving)
     }
 }
 
 /// Stops a running listener and its connections; returns once the port is released.
-async fn stop(mut running: Running) {
-    running.task.abort();
-    // The only possible outcome is "cancelled": the listener has been dropped.
-    let _ = (&mut running.task).await;
-    info!(addr = %running.addr, "tls-alpn-01 challenge listener closed");
-}
-
-/// Accepts connections until the task is aborted; dropping the task drops the listener and
-/// the set of connection tasks, which aborts them all. Beyond [`MAX_CONNECTIONS`] open
-/// connections, each new one closes the oldest.
-async fn accept_loop(listener: TcpListener, acceptor: TlsAcceptor) {
-    let mut connections = JoinSet::new();
-    let mut open: VecDeque<AbortHandle> = VecDeque::with_capacity(MAX_CONNECTIONS);
-    let mut saturated = false;
-    loop {
-        match listener.accept().await {
-            Ok((stream, peer)) => {
-                while connections.try_join_next().is_some() {}
-                open.retain(|connection| !connection.is_finished());
-                if open.len() < MAX_CONNECTIONS {
-                    saturated = false;
-                } else if let Some(oldest) = open.pop_front() {
-                    oldest.abort();
-                    if !saturated {
-                        saturated = true;
-                        warn!(
-                            "tls-alpn-01 challenge listener: {MAX_CONNECTIONS} connections are \
-                             open; each new one closes the oldest"
-                        );
-                    }
-                }
-                let span = tracing::debug_span!("connection", %peer);
-                open.push_back(
-                    connections.spawn(answer(stream, acceptor.clone()).instrument(span)),
-                );
-            }
-            Err(error) => {
-                warn!("tls-alpn-01 challenge listener cannot accept a connection: {error}");
-                tokio::time::sleep(ACCEPT_BACKOFF).await;
-            }
-        }
-    }
+async fn stop(running: Serving) {
+    let addr = running.local_addr();
+    running.stop().await;
+    info!(%addr, "tls-alpn-01 challenge listener closed");
 }
 
 /// Completes (or refuses) one handshake, then closes the connection: RFC 8737 §3 has the

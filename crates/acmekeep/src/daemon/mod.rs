@@ -19,6 +19,7 @@ use std::time::{Duration, SystemTime};
 
 use acme_core::CancellationToken;
 use leader_election::{Elector, Leadership};
+use observe::{Metrics, MetricsServer, Readiness};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
@@ -26,7 +27,6 @@ use tokio::task::JoinSet;
 use renewal::{Event, Queue};
 use tend::{Context, Outcome};
 
-use crate::observe::{Metrics, MetricsServer, Readiness};
 use crate::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 use configuration::Config;
 use configuration::{Components, GeneratedCa};

@@ -6,9 +6,9 @@ use std::time::SystemTime;
 
 use acme_core::CancellationToken;
 use acme_core::policy::{Assessment, IssueReason};
+use observe::Metrics;
 use tokio::sync::Semaphore;
 
-use crate::observe::Metrics;
 use configuration::Components;
 use configuration::Config;
 use renewal::Event;

@@ -12,7 +12,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
 
-use super::ObserveError;
+use crate::ObserveError;
 
 const EXPIRATION: &str = "acmekeep_certificate_expiration_timestamp_seconds";
 const NOT_BEFORE: &str = "acmekeep_certificate_not_before_timestamp_seconds";

@@ -18,11 +18,11 @@ use axum::routing::get;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::task::JoinSet;
-use tracing::{Instrument, debug, info, warn};
+use listener::{Limits, Listener, WhenFull};
+use tokio::net::TcpStream;
+use tracing::{debug, info};
 
-use super::{Metrics, ObserveError, Readiness};
+use crate::{Metrics, ObserveError, Readiness};
 
 /// The content type of the Prometheus text format.
 const EXPOSITION_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -31,17 +31,19 @@ const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long one connection may stay open, keep-alive included (Prometheus reuses its
 /// connection between scrapes and reconnects when it is closed).
 const CONNECTION_LIFETIME: Duration = Duration::from_secs(120);
-/// Connections served at once; further ones are closed as soon as they are accepted.
-const MAX_CONNECTIONS: usize = 64;
-/// The pause after a failed `accept` (e.g. out of file descriptors), so the loop cannot spin.
-const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+/// The bounds of the listener: connections served at once; further ones are closed as
+/// soon as they are accepted.
+const LIMITS: Limits = Limits {
+    name: "metrics server",
+    max_connections: 64,
+    when_full: WhenFull::Refuse,
+};
 
 /// A bound metrics listener, not serving yet: bind at start-up to report a busy port at
 /// once, then spawn [`serve`](MetricsServer::serve).
 #[derive(Debug)]
 pub struct MetricsServer {
-    listener: TcpListener,
-    addr: SocketAddr,
+    listener: Listener,
 }
 
 #[derive(Clone)]
@@ -53,48 +55,27 @@ struct AppState {
 impl MetricsServer {
     /// Binds `addr`; a busy or forbidden address is reported here, before serving starts.
     pub async fn bind(addr: SocketAddr) -> Result<MetricsServer, ObserveError> {
-        let bind_error = |source| ObserveError::Bind { addr, source };
-        let listener = TcpListener::bind(addr).await.map_err(bind_error)?;
-        let addr = listener.local_addr().map_err(bind_error)?;
-        Ok(MetricsServer { listener, addr })
+        let listener = Listener::bind(addr)
+            .await
+            .map_err(|source| ObserveError::Bind { addr, source })?;
+        Ok(MetricsServer { listener })
     }
 
     /// The address actually bound.
-    #[cfg(test)]
     pub fn local_addr(&self) -> SocketAddr {
-        self.addr
+        self.listener.local_addr()
     }
 
     /// Serves until `shutdown` is cancelled, then closes the listener and every connection.
     pub async fn serve(self, metrics: Metrics, readiness: Readiness, shutdown: CancellationToken) {
-        let addr = self.addr;
+        let addr = self.listener.local_addr();
         info!(%addr, "serving /metrics, /healthz and /readyz");
-        let router = router(AppState {
-            metrics: metrics.clone(),
-            readiness,
+        let router = router(AppState { metrics, readiness });
+        let serving = self.listener.serve(LIMITS, move |stream| {
+            serve_connection(stream, router.clone())
         });
-        let mut connections = JoinSet::new();
-        loop {
-            tokio::select! {
-                () = shutdown.cancelled() => break,
-                accepted = self.listener.accept() => match accepted {
-                    Ok((stream, peer)) => {
-                        while connections.try_join_next().is_some() {}
-                        if connections.len() >= MAX_CONNECTIONS {
-                            debug!(%peer, "metrics server busy: {MAX_CONNECTIONS} connections open; closing");
-                            continue;
-                        }
-                        let span = tracing::debug_span!("metrics_connection", %peer);
-                        connections.spawn(serve_connection(stream, router.clone()).instrument(span));
-                    }
-                    Err(error) => {
-                        warn!(%addr, "metrics server cannot accept a connection: {error}");
-                        tokio::time::sleep(ACCEPT_BACKOFF).await;
-                    }
-                },
-            }
-        }
-        connections.abort_all();
+        shutdown.cancelled().await;
+        serving.stop().await;
         debug!(%addr, "metrics server stopped");
     }
 }
@@ -303,7 +284,9 @@ mod tests {
 
     #[tokio::test]
     async fn an_address_in_use_is_named_in_the_error() {
-        let taken = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let taken = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let addr = taken.local_addr().expect("addr");
         let err = MetricsServer::bind(addr).await.expect_err("port is taken");
         let message = err.to_string();
