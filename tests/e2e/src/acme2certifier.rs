@@ -5,15 +5,14 @@
 //! served here through its WSGI application with `wsgiref` on 127.0.0.1.
 
 use std::fs::{self, File};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::thread::sleep;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::port::free_port;
 use crate::testdir::{TestDir, tail};
 use crate::tool;
+use crate::wait;
 
 /// The environment variable naming the venv that holds acme2certifier, when it is not the
 /// default `target/e2e-tools/a2c-venv` of this workspace.
@@ -122,22 +121,16 @@ impl Acme2certifier {
             workdir: workdir.to_path_buf(),
             directory_url: format!("http://127.0.0.1:{port}/directory"),
         };
-        let deadline = Instant::now() + START_TIMEOUT;
-        loop {
-            if let Ok(Some(status)) = server.child.try_wait() {
-                return Err(format!("exited early ({status})\n{}", server.log_tail()));
-            }
-            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Ok(server);
-            }
-            if Instant::now() > deadline {
-                return Err(format!(
-                    "not listening after {START_TIMEOUT:?}\n{}",
-                    server.log_tail()
-                ));
-            }
-            sleep(Duration::from_millis(20));
-        }
+        wait::until(
+            START_TIMEOUT,
+            &format!("acme2certifier to listen on {port}"),
+            || {
+                wait::alive(&mut server.child)?;
+                Ok(wait::listening(port))
+            },
+        )
+        .map_err(|why| format!("{why}\n{}", server.log_tail()))?;
+        Ok(server)
     }
 
     /// Fetches the directory with curl: proves the server works and is configured as the

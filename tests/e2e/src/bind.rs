@@ -11,12 +11,12 @@ use std::net::{SocketAddr, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::thread::sleep;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::port::free_port;
 use crate::testdir::{TestDir, tail};
 use crate::tool;
+use crate::wait;
 
 /// How long named may take to listen before the test fails.
 const START_TIMEOUT: Duration = Duration::from_secs(15);
@@ -192,28 +192,13 @@ impl Bind {
     /// Waits until named listens and serves the SOA of every zone (it listens before the
     /// zones are loaded, and answers SERVFAIL until then).
     fn wait_ready(&mut self, zones: &[BindZone]) -> Result<(), String> {
-        let deadline = Instant::now() + START_TIMEOUT;
-        loop {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return Err(format!(
-                    "named exited early ({status})\n{}",
-                    self.log_tail()
-                ));
-            }
-            if TcpStream::connect(self.address).is_ok()
-                && zones.iter().all(|zone| self.serves(&zone.name))
-            {
-                return Ok(());
-            }
-            if Instant::now() > deadline {
-                return Err(format!(
-                    "named not listening on {} after {START_TIMEOUT:?}\n{}",
-                    self.address,
-                    self.log_tail()
-                ));
-            }
-            sleep(Duration::from_millis(10));
-        }
+        let what = format!("named to serve its zones on {}", self.address);
+        wait::until(START_TIMEOUT, &what, || {
+            wait::alive(&mut self.child)?;
+            Ok(TcpStream::connect(self.address).is_ok()
+                && zones.iter().all(|zone| self.serves(&zone.name)))
+        })
+        .map_err(|why| format!("{why}\n{}", self.log_tail()))
     }
 
     /// Whether named answers the zone's SOA (a failing `dig` is just "not yet").

@@ -18,6 +18,7 @@ use crate::bind::Bind;
 use crate::sink::SinkDir;
 use crate::testdir::{TestDir, acmekeep_binary, tail};
 use crate::tool;
+use crate::wait;
 
 /// The environment variable that fixes the seed of every [`FaultRng`].
 pub const FAULT_SEED_ENV: &str = "ACMEKEEP_FAULT_SEED";
@@ -339,15 +340,14 @@ pub fn stop_named(dir: &Path, bind: &Bind) {
         .status()
         .expect("run kill");
     assert!(status.success(), "kill -TERM {pid} (named) failed");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect(bind.address()).is_ok() {
-        assert!(
-            Instant::now() < deadline,
-            "named still listens on {} 10 s after SIGTERM",
-            bind.address()
-        );
-        sleep(Duration::from_millis(20));
-    }
+    let what = format!(
+        "named to stop listening on {} after SIGTERM",
+        bind.address()
+    );
+    wait::until(Duration::from_secs(10), &what, || {
+        Ok(TcpStream::connect(bind.address()).is_err())
+    })
+    .unwrap_or_else(|why| panic!("{why}"));
 }
 
 /// Starts named again from the configuration [`Bind::start`] wrote in the test directory
@@ -374,15 +374,11 @@ pub fn restart_named(dir: &Path, bind: &Bind, zone: &str) -> RestartedNamed {
         .spawn()
         .unwrap_or_else(|err| panic!("cannot restart named: {err}"));
     let mut restarted = RestartedNamed { child };
-    let deadline = Instant::now() + NAMED_START_TIMEOUT;
     let port = bind.port().to_string();
-    loop {
-        if let Ok(Some(status)) = restarted.child.try_wait() {
-            panic!(
-                "the restarted named exited ({status}); was port {port} taken meanwhile?\n{}",
-                tail(&workdir.join("named-restarted.log"))
-            );
-        }
+    let what = format!("the restarted named to serve {zone} on {port}");
+    wait::until(NAMED_START_TIMEOUT, &what, || {
+        wait::alive(&mut restarted.child)
+            .map_err(|why| format!("{why}; was port {port} taken meanwhile?"))?;
         let soa = tool::output(
             "dig",
             &[
@@ -397,16 +393,10 @@ pub fn restart_named(dir: &Path, bind: &Bind, zone: &str) -> RestartedNamed {
                 "SOA",
             ],
         );
-        if soa.status.success() && !soa.stdout.is_empty() {
-            return restarted;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the restarted named does not serve {zone} after {NAMED_START_TIMEOUT:?}\n{}",
-            tail(&workdir.join("named-restarted.log"))
-        );
-        sleep(Duration::from_millis(20));
-    }
+        Ok(soa.status.success() && !soa.stdout.is_empty())
+    })
+    .unwrap_or_else(|why| panic!("{why}\n{}", tail(&workdir.join("named-restarted.log"))));
+    restarted
 }
 
 impl Drop for RestartedNamed {
@@ -439,20 +429,12 @@ impl WebrootServer {
             .spawn()
             .unwrap_or_else(|err| panic!("cannot start python3 -m http.server: {err}"));
         let mut server = WebrootServer { child };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if let Ok(Some(status)) = server.child.try_wait() {
-                panic!(
-                    "python3 -m http.server exited ({status})\n{}",
-                    tail(&dir.path().join("webroot-server.log"))
-                );
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the webroot server does not listen on {port}"
-            );
-            sleep(Duration::from_millis(20));
-        }
+        let what = format!("python3 -m http.server to listen on {port}");
+        wait::until(Duration::from_secs(10), &what, || {
+            wait::alive(&mut server.child)?;
+            Ok(wait::listening(port))
+        })
+        .unwrap_or_else(|why| panic!("{why}\n{}", tail(&dir.path().join("webroot-server.log"))));
         server
     }
 }

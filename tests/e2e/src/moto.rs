@@ -10,15 +10,14 @@
 //! DELETE of a missing set succeeds.
 
 use std::fs::{self, File};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::thread::sleep;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::port::free_port;
 use crate::testdir::{TestDir, tail};
 use crate::tool;
+use crate::wait;
 
 /// The environment variable naming the venv that holds moto, when it is not the default
 /// `target/e2e-tools/moto-venv` of this workspace.
@@ -99,22 +98,12 @@ impl Moto {
             workdir: workdir.to_path_buf(),
             endpoint_url: format!("http://127.0.0.1:{port}"),
         };
-        let deadline = Instant::now() + START_TIMEOUT;
-        loop {
-            if let Ok(Some(status)) = moto.child.try_wait() {
-                return Err(format!("exited early ({status})\n{}", moto.log_tail()));
-            }
-            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Ok(moto);
-            }
-            if Instant::now() > deadline {
-                return Err(format!(
-                    "not listening after {START_TIMEOUT:?}\n{}",
-                    moto.log_tail()
-                ));
-            }
-            sleep(Duration::from_millis(20));
-        }
+        wait::until(START_TIMEOUT, &format!("moto to listen on {port}"), || {
+            wait::alive(&mut moto.child)?;
+            Ok(wait::listening(port))
+        })
+        .map_err(|why| format!("{why}\n{}", moto.log_tail()))?;
+        Ok(moto)
     }
 
     /// The endpoint to give the SDK, `http://127.0.0.1:PORT`.

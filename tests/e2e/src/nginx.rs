@@ -2,14 +2,13 @@
 //! writes inside the test directory, as the web server acmekeep's users deploy beside it.
 
 use std::fs::{self, File};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::thread::sleep;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::testdir::TestDir;
 use crate::tool;
+use crate::wait;
 
 /// How long nginx may take to listen, or to exit after SIGQUIT.
 const TIMEOUT: Duration = Duration::from_secs(10);
@@ -67,18 +66,11 @@ impl Nginx {
             workdir,
             port,
         };
-        let deadline = Instant::now() + TIMEOUT;
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if let Ok(Some(status)) = nginx.child.try_wait() {
-                panic!("nginx exited ({status})\n{}", nginx.logs());
-            }
-            assert!(
-                Instant::now() < deadline,
-                "nginx does not listen on {port} after {TIMEOUT:?}\n{}",
-                nginx.logs()
-            );
-            sleep(Duration::from_millis(20));
-        }
+        wait::until(TIMEOUT, &format!("nginx to listen on {port}"), || {
+            wait::alive(&mut nginx.child)?;
+            Ok(wait::listening(port))
+        })
+        .unwrap_or_else(|why| panic!("{why}\n{}", nginx.logs()));
         nginx
     }
 
@@ -123,12 +115,12 @@ impl Drop for Nginx {
             .arg("-QUIT")
             .arg(self.pid().to_string())
             .status();
-        let deadline = Instant::now() + TIMEOUT;
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            sleep(Duration::from_millis(20));
+        if wait::until(TIMEOUT, "nginx to exit", || {
+            Ok(wait::exited(&mut self.child))
+        })
+        .is_ok()
+        {
+            return;
         }
         let _ = self.child.kill();
         let _ = self.child.wait();

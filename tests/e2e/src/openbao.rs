@@ -17,17 +17,17 @@
 //! by OpenBao's ACME server, 53) across threads and test processes.
 
 use std::fs::{self, File};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::thread::sleep;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
 use crate::port::free_port;
 use crate::testdir::{TestDir, tail};
 use crate::tool;
+use crate::wait;
 
 /// The environment variable naming the venv that holds `bao`, when it is not the default
 /// `target/e2e-tools/openbao/venv` of this workspace.
@@ -148,24 +148,13 @@ impl OpenBao {
             port,
             tls,
         };
-        let deadline = Instant::now() + START_TIMEOUT;
-        loop {
-            if let Ok(Some(status)) = server.child.try_wait() {
-                return Err(format!("exited early ({status})\n{}", server.log_tail()));
-            }
-            if TcpStream::connect(("127.0.0.1", port)).is_ok()
-                && server.try_api("GET", "sys/health", None, None).0 == 200
-            {
-                return Ok(server);
-            }
-            if Instant::now() > deadline {
-                return Err(format!(
-                    "not ready after {START_TIMEOUT:?}\n{}",
-                    server.log_tail()
-                ));
-            }
-            sleep(Duration::from_millis(20));
-        }
+        let what = format!("OpenBao to answer sys/health on {port}");
+        wait::until(START_TIMEOUT, &what, || {
+            wait::alive(&mut server.child)?;
+            Ok(wait::listening(port) && server.try_api("GET", "sys/health", None, None).0 == 200)
+        })
+        .map_err(|why| format!("{why}\n{}", server.log_tail()))?;
+        Ok(server)
     }
 
     /// The root CA on `pki`, the intermediate on `pki_int`, and the role.
