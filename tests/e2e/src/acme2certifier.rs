@@ -4,9 +4,9 @@
 //! (`target/e2e-tools/a2c-venv`, or `$ACME2CERTIFIER_VENV`); this module only starts it. Its own entry point binds 0.0.0.0:80, so it is
 //! served here through its WSGI application with `wsgiref` on 127.0.0.1.
 
-use std::fs::{self, File};
+use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::Duration;
 
 use crate::port::free_port;
@@ -102,20 +102,16 @@ impl Acme2certifier {
     }
 
     fn try_start(python: &Path, workdir: &Path, port: u16) -> Result<Acme2certifier, String> {
-        let log = File::create(workdir.join("acme2certifier.log")).expect("create the log");
-        let stderr = log.try_clone().expect("duplicate a log file handle");
-        let child = Command::new(python)
-            .arg(workdir.join("serve.py"))
-            .arg(port.to_string())
-            .current_dir(workdir)
-            .env("ACME_SRV_CONFIGFILE", workdir.join("acme_srv.cfg"))
-            .env("ACME2CERTIFIER_I_KNOW_THE_RISK", "1")
-            .env("PYTHONUNBUFFERED", "1")
-            .stdin(Stdio::null())
-            .stdout(log)
-            .stderr(stderr)
-            .spawn()
-            .unwrap_or_else(|err| panic!("cannot start {}: {err}", python.display()));
+        let child = tool::spawn_logged(
+            Command::new(python)
+                .arg(workdir.join("serve.py"))
+                .arg(port.to_string())
+                .current_dir(workdir)
+                .env("ACME_SRV_CONFIGFILE", workdir.join("acme_srv.cfg"))
+                .env("ACME2CERTIFIER_I_KNOW_THE_RISK", "1")
+                .env("PYTHONUNBUFFERED", "1"),
+            &workdir.join("acme2certifier.log"),
+        );
         let mut server = Acme2certifier {
             child,
             workdir: workdir.to_path_buf(),

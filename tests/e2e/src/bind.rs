@@ -6,11 +6,11 @@
 //! authoritative servers on PORT (`authoritative_port`). Checks use `dig` and `nsupdate`
 //! (bind9-dnsutils), so they share no code with the program under test.
 
-use std::fs::{self, File};
+use std::fs;
 use std::net::{SocketAddr, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::Duration;
 
 use crate::port::free_port;
@@ -167,13 +167,7 @@ impl Bind {
                 Command::new(named)
             };
             command.arg("-g").arg("-c").arg(workdir.join("named.conf"));
-            let log = File::create(workdir.join("named.log")).expect("create named.log");
-            let child = command
-                .stdin(Stdio::null())
-                .stdout(log.try_clone().expect("duplicate a log file handle"))
-                .stderr(log)
-                .spawn()
-                .unwrap_or_else(|err| panic!("cannot start named: {err}"));
+            let child = tool::spawn_logged(&mut command, &workdir.join("named.log"));
             let mut bind = Bind {
                 child,
                 workdir: workdir.clone(),
@@ -202,7 +196,7 @@ impl Bind {
     }
 
     /// Whether named answers the zone's SOA (a failing `dig` is just "not yet").
-    fn serves(&self, zone: &str) -> bool {
+    pub(crate) fn serves(&self, zone: &str) -> bool {
         let port = self.port().to_string();
         let output = tool::output(
             "dig",

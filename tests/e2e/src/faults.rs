@@ -363,37 +363,17 @@ pub fn restart_named(dir: &Path, bind: &Bind, zone: &str) -> RestartedNamed {
     } else {
         Command::new("/usr/sbin/named")
     };
-    let log = File::create(workdir.join("named-restarted.log")).expect("create the named log");
-    let child = command
-        .arg("-g")
-        .arg("-c")
-        .arg(workdir.join("named.conf"))
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().expect("duplicate a log file handle"))
-        .stderr(log)
-        .spawn()
-        .unwrap_or_else(|err| panic!("cannot restart named: {err}"));
+    let child = tool::spawn_logged(
+        command.arg("-g").arg("-c").arg(workdir.join("named.conf")),
+        &workdir.join("named-restarted.log"),
+    );
     let mut restarted = RestartedNamed { child };
     let port = bind.port().to_string();
     let what = format!("the restarted named to serve {zone} on {port}");
     wait::until(NAMED_START_TIMEOUT, &what, || {
         wait::alive(&mut restarted.child)
             .map_err(|why| format!("{why}; was port {port} taken meanwhile?"))?;
-        let soa = tool::output(
-            "dig",
-            &[
-                "+short",
-                "+norecurse",
-                "+tries=1",
-                "+time=1",
-                "@127.0.0.1",
-                "-p",
-                &port,
-                zone,
-                "SOA",
-            ],
-        );
-        Ok(soa.status.success() && !soa.stdout.is_empty())
+        Ok(bind.serves(zone))
     })
     .unwrap_or_else(|why| panic!("{why}\n{}", tail(&workdir.join("named-restarted.log"))));
     restarted
@@ -418,16 +398,13 @@ impl WebrootServer {
     pub fn start(dir: &TestDir, root: &Path, port: u16) -> WebrootServer {
         tool::require("python3");
         fs::create_dir_all(root).expect("create the webroot");
-        let log = File::create(dir.path().join("webroot-server.log")).expect("create a log");
-        let child = Command::new("python3")
-            .args(["-m", "http.server", "--bind", "127.0.0.1", "--directory"])
-            .arg(root)
-            .arg(port.to_string())
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("duplicate a log file handle"))
-            .stderr(log)
-            .spawn()
-            .unwrap_or_else(|err| panic!("cannot start python3 -m http.server: {err}"));
+        let child = tool::spawn_logged(
+            Command::new("python3")
+                .args(["-m", "http.server", "--bind", "127.0.0.1", "--directory"])
+                .arg(root)
+                .arg(port.to_string()),
+            &dir.path().join("webroot-server.log"),
+        );
         let mut server = WebrootServer { child };
         let what = format!("python3 -m http.server to listen on {port}");
         wait::until(Duration::from_secs(10), &what, || {

@@ -9,9 +9,9 @@
 //! credentials, every change is INSYNC at once, CREATE of an existing set duplicates it and
 //! DELETE of a missing set succeeds.
 
-use std::fs::{self, File};
+use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::Duration;
 
 use crate::port::free_port;
@@ -82,17 +82,13 @@ impl Moto {
     }
 
     fn try_start(server: &Path, workdir: &Path, port: u16) -> Result<Moto, String> {
-        let log = File::create(workdir.join("moto.log")).expect("create the log");
-        let stderr = log.try_clone().expect("duplicate a log file handle");
-        let child = Command::new(server)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .current_dir(workdir)
-            .env("PYTHONUNBUFFERED", "1")
-            .stdin(Stdio::null())
-            .stdout(log)
-            .stderr(stderr)
-            .spawn()
-            .unwrap_or_else(|err| panic!("cannot start {}: {err}", server.display()));
+        let child = tool::spawn_logged(
+            Command::new(server)
+                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .current_dir(workdir)
+                .env("PYTHONUNBUFFERED", "1"),
+            &workdir.join("moto.log"),
+        );
         let mut moto = Moto {
             child,
             workdir: workdir.to_path_buf(),

@@ -1,9 +1,9 @@
 //! A real nginx (Debian's package), run in the foreground on a loopback port with every file it
 //! writes inside the test directory, as the web server acmekeep's users deploy beside it.
 
-use std::fs::{self, File};
+use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::Duration;
 
 use crate::testdir::TestDir;
@@ -48,19 +48,16 @@ impl Nginx {
         fs::create_dir_all(workdir.join("temp")).expect("create the nginx directory");
         let config = workdir.join("nginx.conf");
         fs::write(&config, nginx_config(&workdir, &site, port)).expect("write nginx.conf");
-        let log = File::create(workdir.join("nginx.log")).expect("create the nginx log");
-        let child = Command::new(binary)
-            .arg("-p")
-            .arg(&workdir)
-            .arg("-e")
-            .arg(workdir.join("error.log"))
-            .arg("-c")
-            .arg(&config)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("duplicate a log file handle"))
-            .stderr(log)
-            .spawn()
-            .unwrap_or_else(|err| panic!("cannot start nginx: {err}"));
+        let child = tool::spawn_logged(
+            Command::new(binary)
+                .arg("-p")
+                .arg(&workdir)
+                .arg("-e")
+                .arg(workdir.join("error.log"))
+                .arg("-c")
+                .arg(&config),
+            &workdir.join("nginx.log"),
+        );
         let mut nginx = Nginx {
             child,
             workdir,

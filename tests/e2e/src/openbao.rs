@@ -19,7 +19,7 @@
 use std::fs::{self, File};
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -119,8 +119,6 @@ impl OpenBao {
     }
 
     fn try_start(bao: &Path, workdir: &Path, port: u16, tls: bool) -> Result<OpenBao, String> {
-        let log = File::create(workdir.join("openbao.log")).expect("create the log");
-        let stderr = log.try_clone().expect("duplicate a log file handle");
         let mut command = Command::new(bao);
         command.arg("server").arg("-dev");
         if tls {
@@ -128,7 +126,7 @@ impl OpenBao {
                 .arg("-dev-tls")
                 .arg(format!("-dev-tls-cert-dir={}", workdir.display()));
         }
-        let child = command
+        command
             .arg(format!("-dev-listen-address=127.0.0.1:{port}"))
             .arg(format!("-dev-root-token-id={}", OpenBao::ROOT_TOKEN))
             .arg("-dev-no-store-token")
@@ -136,12 +134,8 @@ impl OpenBao {
             .current_dir(workdir)
             .env("HOME", workdir)
             .env_remove("BAO_ADDR")
-            .env_remove("VAULT_ADDR")
-            .stdin(Stdio::null())
-            .stdout(log)
-            .stderr(stderr)
-            .spawn()
-            .unwrap_or_else(|err| panic!("cannot start {}: {err}", bao.display()));
+            .env_remove("VAULT_ADDR");
+        let child = tool::spawn_logged(&mut command, &workdir.join("openbao.log"));
         let mut server = OpenBao {
             child,
             workdir: workdir.to_path_buf(),

@@ -1,8 +1,8 @@
 //! A real pebble ACME CA, with pebble-challtestsrv as its DNS, on free loopback ports.
 
-use std::fs::{self, File};
+use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::Duration;
 
 use crate::port::free_port;
@@ -113,7 +113,7 @@ impl Pebble {
         let config = workdir.join("pebble.json");
         fs::write(&config, pebble_config(workdir, options, &ports)).expect("write pebble.json");
 
-        let challtestsrv = spawn(
+        let challtestsrv = tool::spawn_logged(
             Command::new("pebble-challtestsrv")
                 .args([
                     "-defaultIPv6",
@@ -299,7 +299,7 @@ impl Drop for Pebble {
 /// Spawns pebble with `DIR/pebble/pebble.json`, resolving through challtestsrv on
 /// `dns_port` (or `options.dns_server`), its log appended to `DIR/pebble/pebble.log`.
 fn spawn_pebble(workdir: &Path, options: &PebbleOptions, dns_port: u16) -> Child {
-    spawn(
+    tool::spawn_logged(
         Command::new("pebble")
             .arg("-config")
             .arg(workdir.join("pebble.json"))
@@ -330,18 +330,6 @@ fn spawn_pebble(workdir: &Path, options: &PebbleOptions, dns_port: u16) -> Child
             ),
         &workdir.join("pebble.log"),
     )
-}
-
-/// Spawns `command` with stdout and stderr appended to `log`.
-fn spawn(command: &mut Command, log: &Path) -> Child {
-    let file = File::create(log).expect("create a server log file");
-    let stderr = file.try_clone().expect("duplicate a log file handle");
-    command
-        .stdin(Stdio::null())
-        .stdout(file)
-        .stderr(stderr)
-        .spawn()
-        .unwrap_or_else(|err| panic!("cannot start {:?}: {err}", command.get_program()))
 }
 
 fn pebble_config(workdir: &Path, options: &PebbleOptions, ports: &Ports) -> String {

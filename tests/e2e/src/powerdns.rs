@@ -1,9 +1,9 @@
 //! A real PowerDNS authoritative server (SQLite backend, HTTP API) on free loopback ports.
 
-use std::fs::{self, File};
+use std::fs;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::Duration;
 
 use crate::port::free_port;
@@ -101,14 +101,10 @@ impl PowerDns {
             ),
         )
         .expect("write pdns.conf");
-        let log = File::create(workdir.join("pdns.log")).expect("create the pdns log");
-        let child = Command::new(pdns_server)
-            .arg(format!("--config-dir={}", workdir.display()))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("duplicate a log file handle"))
-            .stderr(log)
-            .spawn()
-            .unwrap_or_else(|err| panic!("cannot start pdns_server: {err}"));
+        let child = tool::spawn_logged(
+            Command::new(pdns_server).arg(format!("--config-dir={}", workdir.display())),
+            &workdir.join("pdns.log"),
+        );
         let mut server = PowerDns {
             child,
             workdir: workdir.to_path_buf(),

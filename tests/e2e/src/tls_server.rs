@@ -1,8 +1,7 @@
 //! A TLS endpoint on loopback that serves a given certificate chain: `openssl s_server`.
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::Duration;
 
 use crate::port::free_port;
@@ -61,7 +60,7 @@ impl TlsServer {
                 .arg("-accept")
                 .arg(format!("127.0.0.1:{port}"))
                 .arg("-www");
-            let child = spawn(&mut command, &log);
+            let child = tool::spawn_logged(&mut command, &log);
             let mut server = TlsServer { child, port };
             match server.wait_listening(&log) {
                 Ok(()) => return server,
@@ -101,15 +100,4 @@ impl Drop for TlsServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn spawn(command: &mut Command, log: &Path) -> Child {
-    let file = File::create(log).expect("create the TLS server log file");
-    let stderr = file.try_clone().expect("duplicate a log file handle");
-    command
-        .stdin(Stdio::null())
-        .stdout(file)
-        .stderr(stderr)
-        .spawn()
-        .unwrap_or_else(|err| panic!("cannot start openssl s_server: {err}"))
 }
