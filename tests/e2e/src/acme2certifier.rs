@@ -4,16 +4,15 @@
 //! (`target/e2e-tools/a2c-venv`, or `$ACME2CERTIFIER_VENV`); this module only starts it. Its own entry point binds 0.0.0.0:80, so it is
 //! served here through its WSGI application with `wsgiref` on 127.0.0.1.
 
-use std::fs::{self, File};
-use std::net::TcpStream;
+use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::thread::sleep;
-use std::time::{Duration, Instant};
+use std::process::{Child, Command};
+use std::time::Duration;
 
 use crate::port::free_port;
 use crate::testdir::{TestDir, tail};
 use crate::tool;
+use crate::wait;
 
 /// The environment variable naming the venv that holds acme2certifier, when it is not the
 /// default `target/e2e-tools/a2c-venv` of this workspace.
@@ -103,41 +102,31 @@ impl Acme2certifier {
     }
 
     fn try_start(python: &Path, workdir: &Path, port: u16) -> Result<Acme2certifier, String> {
-        let log = File::create(workdir.join("acme2certifier.log")).expect("create the log");
-        let stderr = log.try_clone().expect("duplicate a log file handle");
-        let child = Command::new(python)
-            .arg(workdir.join("serve.py"))
-            .arg(port.to_string())
-            .current_dir(workdir)
-            .env("ACME_SRV_CONFIGFILE", workdir.join("acme_srv.cfg"))
-            .env("ACME2CERTIFIER_I_KNOW_THE_RISK", "1")
-            .env("PYTHONUNBUFFERED", "1")
-            .stdin(Stdio::null())
-            .stdout(log)
-            .stderr(stderr)
-            .spawn()
-            .unwrap_or_else(|err| panic!("cannot start {}: {err}", python.display()));
+        let child = tool::spawn_logged(
+            Command::new(python)
+                .arg(workdir.join("serve.py"))
+                .arg(port.to_string())
+                .current_dir(workdir)
+                .env("ACME_SRV_CONFIGFILE", workdir.join("acme_srv.cfg"))
+                .env("ACME2CERTIFIER_I_KNOW_THE_RISK", "1")
+                .env("PYTHONUNBUFFERED", "1"),
+            &workdir.join("acme2certifier.log"),
+        );
         let mut server = Acme2certifier {
             child,
             workdir: workdir.to_path_buf(),
             directory_url: format!("http://127.0.0.1:{port}/directory"),
         };
-        let deadline = Instant::now() + START_TIMEOUT;
-        loop {
-            if let Ok(Some(status)) = server.child.try_wait() {
-                return Err(format!("exited early ({status})\n{}", server.log_tail()));
-            }
-            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Ok(server);
-            }
-            if Instant::now() > deadline {
-                return Err(format!(
-                    "not listening after {START_TIMEOUT:?}\n{}",
-                    server.log_tail()
-                ));
-            }
-            sleep(Duration::from_millis(20));
-        }
+        wait::until(
+            START_TIMEOUT,
+            &format!("acme2certifier to listen on {port}"),
+            || {
+                wait::alive(&mut server.child)?;
+                Ok(wait::listening(port))
+            },
+        )
+        .map_err(|why| format!("{why}\n{}", server.log_tail()))?;
+        Ok(server)
     }
 
     /// Fetches the directory with curl: proves the server works and is configured as the

@@ -6,17 +6,17 @@
 //! authoritative servers on PORT (`authoritative_port`). Checks use `dig` and `nsupdate`
 //! (bind9-dnsutils), so they share no code with the program under test.
 
-use std::fs::{self, File};
+use std::fs;
 use std::net::{SocketAddr, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::thread::sleep;
-use std::time::{Duration, Instant};
+use std::process::{Child, Command};
+use std::time::Duration;
 
 use crate::port::free_port;
 use crate::testdir::{TestDir, tail};
 use crate::tool;
+use crate::wait;
 
 /// How long named may take to listen before the test fails.
 const START_TIMEOUT: Duration = Duration::from_secs(15);
@@ -167,13 +167,7 @@ impl Bind {
                 Command::new(named)
             };
             command.arg("-g").arg("-c").arg(workdir.join("named.conf"));
-            let log = File::create(workdir.join("named.log")).expect("create named.log");
-            let child = command
-                .stdin(Stdio::null())
-                .stdout(log.try_clone().expect("duplicate a log file handle"))
-                .stderr(log)
-                .spawn()
-                .unwrap_or_else(|err| panic!("cannot start named: {err}"));
+            let child = tool::spawn_logged(&mut command, &workdir.join("named.log"));
             let mut bind = Bind {
                 child,
                 workdir: workdir.clone(),
@@ -192,32 +186,17 @@ impl Bind {
     /// Waits until named listens and serves the SOA of every zone (it listens before the
     /// zones are loaded, and answers SERVFAIL until then).
     fn wait_ready(&mut self, zones: &[BindZone]) -> Result<(), String> {
-        let deadline = Instant::now() + START_TIMEOUT;
-        loop {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return Err(format!(
-                    "named exited early ({status})\n{}",
-                    self.log_tail()
-                ));
-            }
-            if TcpStream::connect(self.address).is_ok()
-                && zones.iter().all(|zone| self.serves(&zone.name))
-            {
-                return Ok(());
-            }
-            if Instant::now() > deadline {
-                return Err(format!(
-                    "named not listening on {} after {START_TIMEOUT:?}\n{}",
-                    self.address,
-                    self.log_tail()
-                ));
-            }
-            sleep(Duration::from_millis(10));
-        }
+        let what = format!("named to serve its zones on {}", self.address);
+        wait::until(START_TIMEOUT, &what, || {
+            wait::alive(&mut self.child)?;
+            Ok(TcpStream::connect(self.address).is_ok()
+                && zones.iter().all(|zone| self.serves(&zone.name)))
+        })
+        .map_err(|why| format!("{why}\n{}", self.log_tail()))
     }
 
     /// Whether named answers the zone's SOA (a failing `dig` is just "not yet").
-    fn serves(&self, zone: &str) -> bool {
+    pub(crate) fn serves(&self, zone: &str) -> bool {
         let port = self.port().to_string();
         let output = tool::output(
             "dig",

@@ -3,10 +3,10 @@
 use std::fs::{self, File};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::thread::sleep;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::testdir::{TestDir, acmekeep_binary, log_files, tail};
+use crate::wait;
 
 /// How long [`Daemon::stop`] waits for a clean exit after SIGTERM.
 const STOP_TIMEOUT: Duration = Duration::from_secs(20);
@@ -78,15 +78,9 @@ impl Daemon {
 
     /// Waits until `count` log lines contain `needle`, failing the test after `timeout`.
     pub fn wait_for(&self, needle: &str, count: usize, timeout: Duration) {
-        let deadline = Instant::now() + timeout;
-        while self.count(needle) < count {
-            if Instant::now() > deadline {
-                self.fail(&format!(
-                    "waited {timeout:?} for {count} log line(s) containing {needle:?}"
-                ));
-            }
-            sleep(Duration::from_millis(50));
-        }
+        let what = format!("{count} log line(s) containing {needle:?}");
+        wait::until(timeout, &what, || Ok(self.count(needle) >= count))
+            .unwrap_or_else(|why| self.fail(&why));
     }
 
     /// Sends a signal by name (`HUP`, `TERM`, …).
@@ -102,16 +96,12 @@ impl Daemon {
     /// Sends SIGTERM and waits for the exit, failing the test if it takes too long.
     pub fn stop(mut self) -> ExitStatus {
         self.signal("TERM");
-        let deadline = Instant::now() + STOP_TIMEOUT;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("wait for the daemon") {
-                return status;
-            }
-            if Instant::now() > deadline {
-                self.fail(&format!("did not exit within {STOP_TIMEOUT:?} of SIGTERM"));
-            }
-            sleep(Duration::from_millis(20));
-        }
+        wait::until(STOP_TIMEOUT, "the daemon to exit after SIGTERM", || {
+            Ok(wait::exited(&mut self.child))
+        })
+        .unwrap_or_else(|why| self.fail(&why));
+        // Reaped above; `wait` hands back the status it kept.
+        self.child.wait().expect("the daemon's exit status")
     }
 
     /// Fails the test with `why`, the daemon's log and every server log.

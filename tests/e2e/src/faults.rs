@@ -18,6 +18,7 @@ use crate::bind::Bind;
 use crate::sink::SinkDir;
 use crate::testdir::{TestDir, acmekeep_binary, tail};
 use crate::tool;
+use crate::wait;
 
 /// The environment variable that fixes the seed of every [`FaultRng`].
 pub const FAULT_SEED_ENV: &str = "ACMEKEEP_FAULT_SEED";
@@ -339,15 +340,14 @@ pub fn stop_named(dir: &Path, bind: &Bind) {
         .status()
         .expect("run kill");
     assert!(status.success(), "kill -TERM {pid} (named) failed");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect(bind.address()).is_ok() {
-        assert!(
-            Instant::now() < deadline,
-            "named still listens on {} 10 s after SIGTERM",
-            bind.address()
-        );
-        sleep(Duration::from_millis(20));
-    }
+    let what = format!(
+        "named to stop listening on {} after SIGTERM",
+        bind.address()
+    );
+    wait::until(Duration::from_secs(10), &what, || {
+        Ok(TcpStream::connect(bind.address()).is_err())
+    })
+    .unwrap_or_else(|why| panic!("{why}"));
 }
 
 /// Starts named again from the configuration [`Bind::start`] wrote in the test directory
@@ -363,50 +363,20 @@ pub fn restart_named(dir: &Path, bind: &Bind, zone: &str) -> RestartedNamed {
     } else {
         Command::new("/usr/sbin/named")
     };
-    let log = File::create(workdir.join("named-restarted.log")).expect("create the named log");
-    let child = command
-        .arg("-g")
-        .arg("-c")
-        .arg(workdir.join("named.conf"))
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().expect("duplicate a log file handle"))
-        .stderr(log)
-        .spawn()
-        .unwrap_or_else(|err| panic!("cannot restart named: {err}"));
+    let child = tool::spawn_logged(
+        command.arg("-g").arg("-c").arg(workdir.join("named.conf")),
+        &workdir.join("named-restarted.log"),
+    );
     let mut restarted = RestartedNamed { child };
-    let deadline = Instant::now() + NAMED_START_TIMEOUT;
     let port = bind.port().to_string();
-    loop {
-        if let Ok(Some(status)) = restarted.child.try_wait() {
-            panic!(
-                "the restarted named exited ({status}); was port {port} taken meanwhile?\n{}",
-                tail(&workdir.join("named-restarted.log"))
-            );
-        }
-        let soa = tool::output(
-            "dig",
-            &[
-                "+short",
-                "+norecurse",
-                "+tries=1",
-                "+time=1",
-                "@127.0.0.1",
-                "-p",
-                &port,
-                zone,
-                "SOA",
-            ],
-        );
-        if soa.status.success() && !soa.stdout.is_empty() {
-            return restarted;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the restarted named does not serve {zone} after {NAMED_START_TIMEOUT:?}\n{}",
-            tail(&workdir.join("named-restarted.log"))
-        );
-        sleep(Duration::from_millis(20));
-    }
+    let what = format!("the restarted named to serve {zone} on {port}");
+    wait::until(NAMED_START_TIMEOUT, &what, || {
+        wait::alive(&mut restarted.child)
+            .map_err(|why| format!("{why}; was port {port} taken meanwhile?"))?;
+        Ok(bind.serves(zone))
+    })
+    .unwrap_or_else(|why| panic!("{why}\n{}", tail(&workdir.join("named-restarted.log"))));
+    restarted
 }
 
 impl Drop for RestartedNamed {
@@ -428,31 +398,20 @@ impl WebrootServer {
     pub fn start(dir: &TestDir, root: &Path, port: u16) -> WebrootServer {
         tool::require("python3");
         fs::create_dir_all(root).expect("create the webroot");
-        let log = File::create(dir.path().join("webroot-server.log")).expect("create a log");
-        let child = Command::new("python3")
-            .args(["-m", "http.server", "--bind", "127.0.0.1", "--directory"])
-            .arg(root)
-            .arg(port.to_string())
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("duplicate a log file handle"))
-            .stderr(log)
-            .spawn()
-            .unwrap_or_else(|err| panic!("cannot start python3 -m http.server: {err}"));
+        let child = tool::spawn_logged(
+            Command::new("python3")
+                .args(["-m", "http.server", "--bind", "127.0.0.1", "--directory"])
+                .arg(root)
+                .arg(port.to_string()),
+            &dir.path().join("webroot-server.log"),
+        );
         let mut server = WebrootServer { child };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if let Ok(Some(status)) = server.child.try_wait() {
-                panic!(
-                    "python3 -m http.server exited ({status})\n{}",
-                    tail(&dir.path().join("webroot-server.log"))
-                );
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the webroot server does not listen on {port}"
-            );
-            sleep(Duration::from_millis(20));
-        }
+        let what = format!("python3 -m http.server to listen on {port}");
+        wait::until(Duration::from_secs(10), &what, || {
+            wait::alive(&mut server.child)?;
+            Ok(wait::listening(port))
+        })
+        .unwrap_or_else(|why| panic!("{why}\n{}", tail(&dir.path().join("webroot-server.log"))));
         server
     }
 }

@@ -16,6 +16,8 @@
 //! every server log when they fail. [`SinkDir`] inspects what the files sink delivered, with
 //! the `openssl` command line tool, so the checks do not share code with the program under
 //! test.
+//! Every launcher waits for its server with [`wait::until`], so a server that never comes up
+//! fails the test with what was awaited and the server's log.
 //!
 //! What it does not do: it does not build the binary (run `scripts/test`, or
 //! `cargo build -p acmekeep` before `cargo test -p e2e`; `ACMEKEEP_BIN` points elsewhere),
@@ -56,6 +58,7 @@ mod testdir;
 mod tls_server;
 mod tool;
 mod venafi_fake;
+pub mod wait;
 
 pub use acme2certifier::{Acme2certifier, RenewalWindowRule};
 pub use bind::{BIND_KEY, BIND_UNAUTHORIZED_KEY, Bind, BindZone};

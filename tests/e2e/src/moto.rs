@@ -9,16 +9,15 @@
 //! credentials, every change is INSYNC at once, CREATE of an existing set duplicates it and
 //! DELETE of a missing set succeeds.
 
-use std::fs::{self, File};
-use std::net::TcpStream;
+use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::thread::sleep;
-use std::time::{Duration, Instant};
+use std::process::{Child, Command};
+use std::time::Duration;
 
 use crate::port::free_port;
 use crate::testdir::{TestDir, tail};
 use crate::tool;
+use crate::wait;
 
 /// The environment variable naming the venv that holds moto, when it is not the default
 /// `target/e2e-tools/moto-venv` of this workspace.
@@ -83,38 +82,24 @@ impl Moto {
     }
 
     fn try_start(server: &Path, workdir: &Path, port: u16) -> Result<Moto, String> {
-        let log = File::create(workdir.join("moto.log")).expect("create the log");
-        let stderr = log.try_clone().expect("duplicate a log file handle");
-        let child = Command::new(server)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .current_dir(workdir)
-            .env("PYTHONUNBUFFERED", "1")
-            .stdin(Stdio::null())
-            .stdout(log)
-            .stderr(stderr)
-            .spawn()
-            .unwrap_or_else(|err| panic!("cannot start {}: {err}", server.display()));
+        let child = tool::spawn_logged(
+            Command::new(server)
+                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .current_dir(workdir)
+                .env("PYTHONUNBUFFERED", "1"),
+            &workdir.join("moto.log"),
+        );
         let mut moto = Moto {
             child,
             workdir: workdir.to_path_buf(),
             endpoint_url: format!("http://127.0.0.1:{port}"),
         };
-        let deadline = Instant::now() + START_TIMEOUT;
-        loop {
-            if let Ok(Some(status)) = moto.child.try_wait() {
-                return Err(format!("exited early ({status})\n{}", moto.log_tail()));
-            }
-            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Ok(moto);
-            }
-            if Instant::now() > deadline {
-                return Err(format!(
-                    "not listening after {START_TIMEOUT:?}\n{}",
-                    moto.log_tail()
-                ));
-            }
-            sleep(Duration::from_millis(20));
-        }
+        wait::until(START_TIMEOUT, &format!("moto to listen on {port}"), || {
+            wait::alive(&mut moto.child)?;
+            Ok(wait::listening(port))
+        })
+        .map_err(|why| format!("{why}\n{}", moto.log_tail()))?;
+        Ok(moto)
     }
 
     /// The endpoint to give the SDK, `http://127.0.0.1:PORT`.

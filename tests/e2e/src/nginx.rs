@@ -1,15 +1,14 @@
 //! A real nginx (Debian's package), run in the foreground on a loopback port with every file it
 //! writes inside the test directory, as the web server acmekeep's users deploy beside it.
 
-use std::fs::{self, File};
-use std::net::TcpStream;
+use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::thread::sleep;
-use std::time::{Duration, Instant};
+use std::process::{Child, Command};
+use std::time::Duration;
 
 use crate::testdir::TestDir;
 use crate::tool;
+use crate::wait;
 
 /// How long nginx may take to listen, or to exit after SIGQUIT.
 const TIMEOUT: Duration = Duration::from_secs(10);
@@ -49,36 +48,26 @@ impl Nginx {
         fs::create_dir_all(workdir.join("temp")).expect("create the nginx directory");
         let config = workdir.join("nginx.conf");
         fs::write(&config, nginx_config(&workdir, &site, port)).expect("write nginx.conf");
-        let log = File::create(workdir.join("nginx.log")).expect("create the nginx log");
-        let child = Command::new(binary)
-            .arg("-p")
-            .arg(&workdir)
-            .arg("-e")
-            .arg(workdir.join("error.log"))
-            .arg("-c")
-            .arg(&config)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("duplicate a log file handle"))
-            .stderr(log)
-            .spawn()
-            .unwrap_or_else(|err| panic!("cannot start nginx: {err}"));
+        let child = tool::spawn_logged(
+            Command::new(binary)
+                .arg("-p")
+                .arg(&workdir)
+                .arg("-e")
+                .arg(workdir.join("error.log"))
+                .arg("-c")
+                .arg(&config),
+            &workdir.join("nginx.log"),
+        );
         let mut nginx = Nginx {
             child,
             workdir,
             port,
         };
-        let deadline = Instant::now() + TIMEOUT;
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if let Ok(Some(status)) = nginx.child.try_wait() {
-                panic!("nginx exited ({status})\n{}", nginx.logs());
-            }
-            assert!(
-                Instant::now() < deadline,
-                "nginx does not listen on {port} after {TIMEOUT:?}\n{}",
-                nginx.logs()
-            );
-            sleep(Duration::from_millis(20));
-        }
+        wait::until(TIMEOUT, &format!("nginx to listen on {port}"), || {
+            wait::alive(&mut nginx.child)?;
+            Ok(wait::listening(port))
+        })
+        .unwrap_or_else(|why| panic!("{why}\n{}", nginx.logs()));
         nginx
     }
 
@@ -123,12 +112,12 @@ impl Drop for Nginx {
             .arg("-QUIT")
             .arg(self.pid().to_string())
             .status();
-        let deadline = Instant::now() + TIMEOUT;
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            sleep(Duration::from_millis(20));
+        if wait::until(TIMEOUT, "nginx to exit", || {
+            Ok(wait::exited(&mut self.child))
+        })
+        .is_ok()
+        {
+            return;
         }
         let _ = self.child.kill();
         let _ = self.child.wait();

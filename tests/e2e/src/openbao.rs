@@ -17,17 +17,17 @@
 //! by OpenBao's ACME server, 53) across threads and test processes.
 
 use std::fs::{self, File};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::thread::sleep;
-use std::time::{Duration, Instant};
+use std::process::{Child, Command};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
 use crate::port::free_port;
 use crate::testdir::{TestDir, tail};
 use crate::tool;
+use crate::wait;
 
 /// The environment variable naming the venv that holds `bao`, when it is not the default
 /// `target/e2e-tools/openbao/venv` of this workspace.
@@ -119,8 +119,6 @@ impl OpenBao {
     }
 
     fn try_start(bao: &Path, workdir: &Path, port: u16, tls: bool) -> Result<OpenBao, String> {
-        let log = File::create(workdir.join("openbao.log")).expect("create the log");
-        let stderr = log.try_clone().expect("duplicate a log file handle");
         let mut command = Command::new(bao);
         command.arg("server").arg("-dev");
         if tls {
@@ -128,7 +126,7 @@ impl OpenBao {
                 .arg("-dev-tls")
                 .arg(format!("-dev-tls-cert-dir={}", workdir.display()));
         }
-        let child = command
+        command
             .arg(format!("-dev-listen-address=127.0.0.1:{port}"))
             .arg(format!("-dev-root-token-id={}", OpenBao::ROOT_TOKEN))
             .arg("-dev-no-store-token")
@@ -136,36 +134,21 @@ impl OpenBao {
             .current_dir(workdir)
             .env("HOME", workdir)
             .env_remove("BAO_ADDR")
-            .env_remove("VAULT_ADDR")
-            .stdin(Stdio::null())
-            .stdout(log)
-            .stderr(stderr)
-            .spawn()
-            .unwrap_or_else(|err| panic!("cannot start {}: {err}", bao.display()));
+            .env_remove("VAULT_ADDR");
+        let child = tool::spawn_logged(&mut command, &workdir.join("openbao.log"));
         let mut server = OpenBao {
             child,
             workdir: workdir.to_path_buf(),
             port,
             tls,
         };
-        let deadline = Instant::now() + START_TIMEOUT;
-        loop {
-            if let Ok(Some(status)) = server.child.try_wait() {
-                return Err(format!("exited early ({status})\n{}", server.log_tail()));
-            }
-            if TcpStream::connect(("127.0.0.1", port)).is_ok()
-                && server.try_api("GET", "sys/health", None, None).0 == 200
-            {
-                return Ok(server);
-            }
-            if Instant::now() > deadline {
-                return Err(format!(
-                    "not ready after {START_TIMEOUT:?}\n{}",
-                    server.log_tail()
-                ));
-            }
-            sleep(Duration::from_millis(20));
-        }
+        let what = format!("OpenBao to answer sys/health on {port}");
+        wait::until(START_TIMEOUT, &what, || {
+            wait::alive(&mut server.child)?;
+            Ok(wait::listening(port) && server.try_api("GET", "sys/health", None, None).0 == 200)
+        })
+        .map_err(|why| format!("{why}\n{}", server.log_tail()))?;
+        Ok(server)
     }
 
     /// The root CA on `pki`, the intermediate on `pki_int`, and the role.

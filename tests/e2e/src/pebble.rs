@@ -1,15 +1,14 @@
 //! A real pebble ACME CA, with pebble-challtestsrv as its DNS, on free loopback ports.
 
-use std::fs::{self, File};
-use std::net::TcpStream;
+use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::thread::sleep;
-use std::time::{Duration, Instant};
+use std::process::{Child, Command};
+use std::time::Duration;
 
 use crate::port::free_port;
 use crate::testdir::TestDir;
 use crate::tool;
+use crate::wait;
 
 /// How long pebble may take to answer its directory before the test fails.
 const START_TIMEOUT: Duration = Duration::from_secs(15);
@@ -114,7 +113,7 @@ impl Pebble {
         let config = workdir.join("pebble.json");
         fs::write(&config, pebble_config(workdir, options, &ports)).expect("write pebble.json");
 
-        let challtestsrv = spawn(
+        let challtestsrv = tool::spawn_logged(
             Command::new("pebble-challtestsrv")
                 .args([
                     "-defaultIPv6",
@@ -167,54 +166,33 @@ impl Pebble {
         fs::write(self.workdir.join("pebble-before-restart.log"), previous)
             .expect("keep the log of pebble before the restart");
         self.pebble = spawn_pebble(&self.workdir, &self.options, self.dns_port);
-        let deadline = Instant::now() + START_TIMEOUT;
-        while TcpStream::connect(("127.0.0.1", self.listen_port)).is_err() {
-            if let Ok(Some(status)) = self.pebble.try_wait() {
-                panic!(
-                    "pebble exited after its restart ({status}): was port {} taken meanwhile?\n{}",
-                    self.listen_port,
-                    self.log_tails()
-                );
-            }
-            assert!(
-                Instant::now() < deadline,
-                "pebble not listening {START_TIMEOUT:?} after its restart\n{}",
-                self.log_tails()
-            );
-            sleep(Duration::from_millis(10));
-        }
+        let port = self.listen_port;
+        let what = format!("pebble to listen on {port} again after its restart");
+        wait::until(START_TIMEOUT, &what, || {
+            wait::alive(&mut self.pebble)
+                .map_err(|why| format!("{why}: was port {port} taken meanwhile?"))?;
+            Ok(wait::listening(port))
+        })
+        .unwrap_or_else(|why| panic!("{why}\n{}", self.log_tails()));
         self.assert_directory_answers();
     }
 
     /// Waits until both servers accept connections; an early exit is an error (and the
     /// half-started pair is stopped when `self` is dropped).
     fn wait_listening(&mut self, ports: &Ports) -> Result<(), String> {
-        let deadline = Instant::now() + START_TIMEOUT;
-        loop {
-            let exited = [
-                ("pebble", &mut self.pebble),
-                ("pebble-challtestsrv", &mut self.challtestsrv),
-            ]
-            .into_iter()
-            .find_map(|(name, child)| child.try_wait().ok().flatten().map(|status| (name, status)));
-            if let Some((name, status)) = exited {
-                return Err(format!(
-                    "{name} exited early ({status})\n{}",
-                    self.log_tails()
-                ));
-            }
-            let up = |port: u16| TcpStream::connect(("127.0.0.1", port)).is_ok();
-            if up(ports.listen) && up(ports.management) && up(ports.challtestsrv_management) {
-                return Ok(());
-            }
-            if Instant::now() > deadline {
-                return Err(format!(
-                    "not listening after {START_TIMEOUT:?}\n{}",
-                    self.log_tails()
-                ));
-            }
-            sleep(Duration::from_millis(10));
-        }
+        let what = format!(
+            "pebble to listen on {} and {}, pebble-challtestsrv on {}",
+            ports.listen, ports.management, ports.challtestsrv_management
+        );
+        wait::until(START_TIMEOUT, &what, || {
+            wait::alive(&mut self.pebble).map_err(|why| format!("pebble {why}"))?;
+            wait::alive(&mut self.challtestsrv)
+                .map_err(|why| format!("pebble-challtestsrv {why}"))?;
+            Ok(wait::listening(ports.listen)
+                && wait::listening(ports.management)
+                && wait::listening(ports.challtestsrv_management))
+        })
+        .map_err(|why| format!("{why}\n{}", self.log_tails()))
     }
 
     /// Fetches the directory with curl, trusting only [`Pebble::ca_bundle`]: proves the
@@ -321,7 +299,7 @@ impl Drop for Pebble {
 /// Spawns pebble with `DIR/pebble/pebble.json`, resolving through challtestsrv on
 /// `dns_port` (or `options.dns_server`), its log appended to `DIR/pebble/pebble.log`.
 fn spawn_pebble(workdir: &Path, options: &PebbleOptions, dns_port: u16) -> Child {
-    spawn(
+    tool::spawn_logged(
         Command::new("pebble")
             .arg("-config")
             .arg(workdir.join("pebble.json"))
@@ -352,18 +330,6 @@ fn spawn_pebble(workdir: &Path, options: &PebbleOptions, dns_port: u16) -> Child
             ),
         &workdir.join("pebble.log"),
     )
-}
-
-/// Spawns `command` with stdout and stderr appended to `log`.
-fn spawn(command: &mut Command, log: &Path) -> Child {
-    let file = File::create(log).expect("create a server log file");
-    let stderr = file.try_clone().expect("duplicate a log file handle");
-    command
-        .stdin(Stdio::null())
-        .stdout(file)
-        .stderr(stderr)
-        .spawn()
-        .unwrap_or_else(|err| panic!("cannot start {:?}: {err}", command.get_program()))
 }
 
 fn pebble_config(workdir: &Path, options: &PebbleOptions, ports: &Ports) -> String {

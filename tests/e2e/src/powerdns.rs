@@ -1,15 +1,15 @@
 //! A real PowerDNS authoritative server (SQLite backend, HTTP API) on free loopback ports.
 
-use std::fs::{self, File};
-use std::net::{SocketAddr, TcpStream};
+use std::fs;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::thread::sleep;
-use std::time::{Duration, Instant};
+use std::process::{Child, Command};
+use std::time::Duration;
 
 use crate::port::free_port;
 use crate::testdir::{TestDir, tail};
 use crate::tool;
+use crate::wait;
 
 /// How long pdns_server may take to answer its API before the test fails.
 const START_TIMEOUT: Duration = Duration::from_secs(15);
@@ -101,41 +101,23 @@ impl PowerDns {
             ),
         )
         .expect("write pdns.conf");
-        let log = File::create(workdir.join("pdns.log")).expect("create the pdns log");
-        let child = Command::new(pdns_server)
-            .arg(format!("--config-dir={}", workdir.display()))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("duplicate a log file handle"))
-            .stderr(log)
-            .spawn()
-            .unwrap_or_else(|err| panic!("cannot start pdns_server: {err}"));
+        let child = tool::spawn_logged(
+            Command::new(pdns_server).arg(format!("--config-dir={}", workdir.display())),
+            &workdir.join("pdns.log"),
+        );
         let mut server = PowerDns {
             child,
             workdir: workdir.to_path_buf(),
             api_url: format!("http://127.0.0.1:{api_port}"),
             dns_port,
         };
-        let deadline = Instant::now() + START_TIMEOUT;
-        loop {
-            if let Ok(Some(status)) = server.child.try_wait() {
-                return Err(format!(
-                    "pdns_server exited early ({status})\n{}",
-                    server.log_tail()
-                ));
-            }
-            if TcpStream::connect(("127.0.0.1", api_port)).is_ok()
-                && TcpStream::connect(("127.0.0.1", dns_port)).is_ok()
-            {
-                return Ok(server);
-            }
-            if Instant::now() > deadline {
-                return Err(format!(
-                    "pdns_server not listening after {START_TIMEOUT:?}\n{}",
-                    server.log_tail()
-                ));
-            }
-            sleep(Duration::from_millis(20));
-        }
+        let what = format!("pdns_server to listen on {api_port} (API) and {dns_port} (DNS)");
+        wait::until(START_TIMEOUT, &what, || {
+            wait::alive(&mut server.child)?;
+            Ok(wait::listening(api_port) && wait::listening(dns_port))
+        })
+        .map_err(|why| format!("{why}\n{}", server.log_tail()))?;
+        Ok(server)
     }
 
     /// The webserver's base URL, `http://127.0.0.1:PORT` (the provider's `api_url`).
@@ -192,10 +174,9 @@ impl Drop for PowerDns {
     fn drop(&mut self) {
         // Already exited is fine: the point is that nothing outlives the test.
         let _ = self.child.kill();
-        let deadline = Instant::now() + STOP_TIMEOUT;
-        while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
-            sleep(Duration::from_millis(20));
-        }
+        let _ = wait::until(STOP_TIMEOUT, "pdns_server to exit", || {
+            Ok(wait::exited(&mut self.child))
+        });
     }
 }
 

@@ -6,10 +6,10 @@ use std::fmt;
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
-use std::thread::sleep;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::sink::SinkDir;
+use crate::wait;
 
 /// How long one run of the binary may take before it is killed.
 const RUN_TIMEOUT: Duration = Duration::from_secs(60);
@@ -133,20 +133,15 @@ impl TestDir {
             .spawn()
             .unwrap_or_else(|err| panic!("cannot start {}: {err}", binary.display()));
 
-        let deadline = Instant::now() + RUN_TIMEOUT;
-        let mut timed_out = false;
-        let status = loop {
-            if let Some(status) = child.try_wait().expect("wait for acmekeep") {
-                break status;
-            }
-            if Instant::now() > deadline {
-                timed_out = true;
-                // It may have exited just now; either way wait() below reaps it.
-                let _ = child.kill();
-                break child.wait().expect("reap acmekeep after killing it");
-            }
-            sleep(Duration::from_millis(10));
-        };
+        let timed_out = wait::until(RUN_TIMEOUT, "acmekeep to exit", || {
+            Ok(wait::exited(&mut child))
+        })
+        .is_err();
+        if timed_out {
+            // It may have exited just now; either way wait() below reaps it.
+            let _ = child.kill();
+        }
+        let status = child.wait().expect("reap acmekeep");
         let read =
             |path: &Path| String::from_utf8_lossy(&fs::read(path).unwrap_or_default()).into_owned();
         Run {

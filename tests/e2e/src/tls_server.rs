@@ -1,15 +1,13 @@
 //! A TLS endpoint on loopback that serves a given certificate chain: `openssl s_server`.
 
-use std::fs::File;
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::thread::sleep;
-use std::time::{Duration, Instant};
+use std::process::{Child, Command};
+use std::time::Duration;
 
 use crate::port::free_port;
 use crate::testdir::TestDir;
 use crate::tool;
+use crate::wait;
 
 /// How long `openssl s_server` may take to listen.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
@@ -62,7 +60,7 @@ impl TlsServer {
                 .arg("-accept")
                 .arg(format!("127.0.0.1:{port}"))
                 .arg("-www");
-            let child = spawn(&mut command, &log);
+            let child = tool::spawn_logged(&mut command, &log);
             let mut server = TlsServer { child, port };
             match server.wait_listening(&log) {
                 Ok(()) => return server,
@@ -83,25 +81,16 @@ impl TlsServer {
     }
 
     fn wait_listening(&mut self, log: &Path) -> Result<(), String> {
-        let deadline = Instant::now() + START_TIMEOUT;
-        loop {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return Err(format!(
-                    "exited early ({status})\n{}",
-                    crate::testdir::tail(log)
-                ));
-            }
-            if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
-                return Ok(());
-            }
-            if Instant::now() > deadline {
-                return Err(format!(
-                    "not listening after {START_TIMEOUT:?}\n{}",
-                    crate::testdir::tail(log)
-                ));
-            }
-            sleep(Duration::from_millis(10));
-        }
+        let port = self.port;
+        wait::until(
+            START_TIMEOUT,
+            &format!("openssl s_server to listen on {port}"),
+            || {
+                wait::alive(&mut self.child)?;
+                Ok(wait::listening(port))
+            },
+        )
+        .map_err(|why| format!("{why}\n{}", crate::testdir::tail(log)))
     }
 }
 
@@ -111,15 +100,4 @@ impl Drop for TlsServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn spawn(command: &mut Command, log: &Path) -> Child {
-    let file = File::create(log).expect("create the TLS server log file");
-    let stderr = file.try_clone().expect("duplicate a log file handle");
-    command
-        .stdin(Stdio::null())
-        .stdout(file)
-        .stderr(stderr)
-        .spawn()
-        .unwrap_or_else(|err| panic!("cannot start openssl s_server: {err}"))
 }

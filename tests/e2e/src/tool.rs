@@ -1,9 +1,10 @@
-//! Running the external tools the harness relies on (`openssl`, `curl`).
+//! Running the external tools the harness relies on (`openssl`, `curl`) and starting servers.
 
 use std::ffi::OsStr;
+use std::fs::File;
 use std::io::ErrorKind;
-use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
 
 /// Runs `program` with `args` to completion; panics if it cannot be started.
 pub(crate) fn output<S: AsRef<OsStr>>(program: &str, args: &[S]) -> Output {
@@ -26,6 +27,20 @@ pub(crate) fn stdout<S: AsRef<OsStr>>(program: &str, args: &[S]) -> String {
         );
     }
     String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Starts a server: `command` with no input, its output and errors both written to `log`;
+/// panics if it cannot be started.
+pub(crate) fn spawn_logged(command: &mut Command, log: &Path) -> Child {
+    let file =
+        File::create(log).unwrap_or_else(|err| panic!("cannot create {}: {err}", log.display()));
+    let stderr = file.try_clone().expect("duplicate a log file handle");
+    command
+        .stdin(Stdio::null())
+        .stdout(file)
+        .stderr(stderr)
+        .spawn()
+        .unwrap_or_else(|err| panic!("cannot start {:?}: {err}", command.get_program()))
 }
 
 /// Finds `program` on `PATH`, or fails the test with the command that installs it.

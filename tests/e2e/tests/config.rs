@@ -42,41 +42,43 @@ fn assert_rejected(dir: &TestDir, needles: &[&str]) {
     }
 }
 
+/// In a fresh test directory, writes the config with `certificates` (see [`write_config`]) and
+/// asserts it is rejected as [`assert_rejected`] says.
+fn assert_certificates_rejected(certificates: &str, needles: &[&str]) {
+    let dir = TestDir::new();
+    write_config(&dir, certificates);
+    assert_rejected(&dir, needles);
+}
+
 #[test]
 fn unknown_key_is_named_with_its_section_and_file() {
-    let dir = TestDir::new();
-    write_config(
-        &dir,
+    assert_certificates_rejected(
         r#"
 [certificates.one]
 domain = ["a.example.test"]
 issuer = "pebble"
 sinks = [{ kind = "files", dir = "{out}/one" }]
 "#,
+        &["certificates.one", "domain"],
     );
-    assert_rejected(&dir, &["certificates.one", "domain"]);
 }
 
 #[test]
 fn reference_to_an_undefined_issuer_is_rejected() {
-    let dir = TestDir::new();
-    write_config(
-        &dir,
+    assert_certificates_rejected(
         r#"
 [certificates.one]
 domains = ["a.example.test"]
 issuer = "nosuch"
 sinks = [{ kind = "files", dir = "{out}/one" }]
 "#,
+        &["certificates.one.issuer", "nosuch"],
     );
-    assert_rejected(&dir, &["certificates.one.issuer", "nosuch"]);
 }
 
 #[test]
 fn unparsable_duration_is_rejected() {
-    let dir = TestDir::new();
-    write_config(
-        &dir,
+    assert_certificates_rejected(
         r#"
 [certificates.one]
 domains = ["a.example.test"]
@@ -84,38 +86,34 @@ issuer = "pebble"
 renew_before = "3 fortnights"
 sinks = [{ kind = "files", dir = "{out}/one" }]
 "#,
+        &["certificates.one.renew_before"],
     );
-    assert_rejected(&dir, &["certificates.one.renew_before"]);
 }
 
 #[test]
 fn certificate_without_names_is_rejected() {
-    let dir = TestDir::new();
-    write_config(
-        &dir,
+    assert_certificates_rejected(
         r#"
 [certificates.one]
 domains = []
 issuer = "pebble"
 sinks = [{ kind = "files", dir = "{out}/one" }]
 "#,
+        &["certificates.one.domains"],
     );
-    assert_rejected(&dir, &["certificates.one.domains"]);
 }
 
 #[test]
 fn wildcard_that_only_an_http01_solver_could_prove_is_rejected() {
-    let dir = TestDir::new();
-    write_config(
-        &dir,
+    assert_certificates_rejected(
         r#"
 [certificates.one]
 domains = ["*.example.test"]
 issuer = "pebble"
 sinks = [{ kind = "files", dir = "{out}/one" }]
 "#,
+        &["certificates.one", "*.example.test"],
     );
-    assert_rejected(&dir, &["certificates.one", "*.example.test"]);
 }
 
 #[test]
@@ -300,10 +298,8 @@ fn check_refuses_everything_the_run_refuses() {
         ),
     ];
     for (case, toml, needles) in cases {
-        let dir = TestDir::new();
-        write_config(&dir, &format!("{GOOD_CERTIFICATE}\n{toml}"));
         eprintln!("case: {case}");
-        assert_rejected(&dir, &needles);
+        assert_certificates_rejected(&format!("{GOOD_CERTIFICATE}\n{toml}"), &needles);
     }
 }
 

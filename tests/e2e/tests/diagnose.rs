@@ -8,15 +8,14 @@
 //! HTTP-01 probe is fetched on the solver's port (`--http-port`) and TLS endpoints are
 //! `openssl s_server` on a free port (`--https-port`).
 
-use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::thread::sleep;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use e2e::{
     BIND_KEY, BIND_UNAUTHORIZED_KEY, Bind, BindZone, Config, Pebble, PebbleOptions, Run, TestDir,
-    free_port,
+    free_port, wait,
 };
 
 const ZONE: &str = "example.test";
@@ -108,12 +107,14 @@ impl Server {
             .stderr(log)
             .spawn()
             .expect("start openssl s_server");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "openssl s_server did not listen");
-            sleep(Duration::from_millis(20));
-        }
-        Server(child)
+        let mut server = Server(child);
+        let what = format!("openssl s_server to listen on {port}");
+        wait::until(Duration::from_secs(10), &what, || {
+            wait::alive(&mut server.0)?;
+            Ok(wait::listening(port))
+        })
+        .unwrap_or_else(|why| panic!("{why}"));
+        server
     }
 }
 

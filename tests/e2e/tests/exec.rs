@@ -3,15 +3,14 @@
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use acme_core::DnsProvider;
 use dns_exec::{Config, ExecProvider};
-use e2e::{TestDir, dig_txt, free_port};
+use e2e::{TestDir, dig_txt, free_port, wait};
 
 const ZONE: &str = "example.test";
 const NAME: &str = "_acme-challenge.x.example.test";
@@ -55,21 +54,12 @@ impl Challtestsrv {
             management_url: format!("http://127.0.0.1:{management_port}"),
             log,
         };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", management_port)).is_err() {
-            if let Ok(Some(status)) = server.child.try_wait() {
-                panic!(
-                    "pebble-challtestsrv exited ({status}):\n{}",
-                    server.log_text()
-                );
-            }
-            assert!(
-                Instant::now() < deadline,
-                "pebble-challtestsrv did not listen:\n{}",
-                server.log_text()
-            );
-            sleep(Duration::from_millis(10));
-        }
+        let what = format!("pebble-challtestsrv to listen on {management_port}");
+        wait::until(Duration::from_secs(10), &what, || {
+            wait::alive(&mut server.child)?;
+            Ok(wait::listening(management_port))
+        })
+        .unwrap_or_else(|why| panic!("{why}\n{}", server.log_text()));
         server
     }
 
