@@ -33,7 +33,9 @@ pub fn write_atomic(path: &Path, contents: &[u8], mode: u32) -> Result<(), Error
     let prefix = temp_prefix(path);
     let mut attempt = 0;
     let (tmp, mut file) = loop {
-        let tmp = dir.join(format!("{prefix}{:016x}", rand::random::<u64>()));
+        // Straight from the OS's random source: unpredictable, not merely unique.
+        let random = getrandom::u64().map_err(|e| Error::io(path, std::io::Error::other(e)))?;
+        let tmp = dir.join(format!("{prefix}{random:016x}"));
         match OpenOptions::new()
             .write(true)
             .create_new(true)

@@ -4,7 +4,7 @@ use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
 
-use crate::{Error, KeyType, PrivateKeyPem};
+use crate::{Error, KeyType};
 
 /// What acmekeep needs to know about a deployed or freshly issued certificate.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -80,13 +80,6 @@ impl CertInfo {
         have.dedup();
         want == have
     }
-
-    /// Whether `key` is the private key of this certificate.
-    pub fn matches_key(&self, key: &PrivateKeyPem) -> bool {
-        key.key_pair()
-            .map(|pair| rcgen::PublicKeyData::subject_public_key_info(&pair) == self.public_key_der)
-            .unwrap_or(false)
-    }
 }
 
 fn to_system_time(unix: i64) -> SystemTime {
@@ -147,6 +140,7 @@ pub fn der_to_pem(der: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::PrivateKeyPem;
     use rcgen::{CertificateParams, DnType};
 
     fn self_signed(names: &[&str], key: &rcgen::KeyPair) -> String {

@@ -40,7 +40,7 @@ impl Progress {
 
 /// Awaits `wait`, logging every [`Progress::EVERY`] that it still waits for `what` (e.g.
 /// "validation of www.example.com") and for how long.
-pub(crate) async fn with_progress<F: Future>(what: &str, wait: F) -> F::Output {
+pub async fn with_progress<F: Future>(what: &str, wait: F) -> F::Output {
     paced(Progress::EVERY, wait, |waited| {
         tracing::info!(
             waiting_for = what,

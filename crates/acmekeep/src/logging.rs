@@ -23,7 +23,10 @@ pub fn init(format: LogFormat, verbose: u8) {
     let _ = FORMAT.set(format);
     let default = match verbose {
         0 => "info",
-        1 => "info,acmekeep=debug,acme_core=debug,http01=debug,sink_files=debug,issuer_ca=debug",
+        1 => concat!(
+            "info,acmekeep=debug,acme_core=debug,issuer_acme=debug,",
+            "http01=debug,sink_files=debug,issuer_ca=debug"
+        ),
         _ => "trace",
     };
     let filter =

@@ -4,10 +4,11 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use acme_core::{AcmeConfig, KeyType};
+use acme_core::KeyType;
 use dns01::Dns01Config;
 use hooks::HooksConfig;
 use http01::Http01Config;
+use issuer_acme::AcmeConfig;
 use issuer_ca::CaIssuerConfig;
 use issuer_vault::VaultIssuerConfig;
 use issuer_venafi::VenafiConfig;

@@ -3,9 +3,10 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use acme_core::{AcmeIssuer, Issuer, Sink, Solver};
+use acme_core::{Issuer, Sink, Solver};
 use dns01::Dns01Solver;
 use http01::Http01Solver;
+use issuer_acme::AcmeIssuer;
 use issuer_ca::CaIssuer;
 use issuer_vault::VaultIssuer;
 use issuer_venafi::VenafiIssuer;

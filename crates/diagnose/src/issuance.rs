@@ -40,7 +40,7 @@ pub async fn check_issuers(config: &Config, selected: &[String]) -> BTreeMap<Str
 async fn check_issuer(config: &Config, name: &str, issuer: &IssuerConfig) -> Vec<Issue> {
     match issuer {
         IssuerConfig::Acme(acme) => {
-            let url = match acme_core::resolve_directory(&acme.directory) {
+            let url = match issuer_acme::resolve_directory(&acme.directory) {
                 Ok(url) => url,
                 Err(err) => return vec![unreachable(name, &acme.directory, err)],
             };

@@ -108,9 +108,9 @@ impl<'a> Target<'a> {
     pub fn new(config: &Config, cert: &'a CertificateConfig) -> Target<'a> {
         let (source, profile, production_acme) = match config.issuers.get(&cert.issuer) {
             Some(IssuerConfig::Acme(acme)) => {
-                let url = acme_core::resolve_directory(&acme.directory)
+                let url = issuer_acme::resolve_directory(&acme.directory)
                     .unwrap_or_else(|_| acme.directory.clone());
-                let production = acme_core::DIRECTORY_ALIASES
+                let production = issuer_acme::DIRECTORY_ALIASES
                     .iter()
                     .any(|(alias, known)| *known == url && !alias.ends_with("-staging"));
                 (url, acme.profile.clone(), production)

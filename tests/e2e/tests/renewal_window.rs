@@ -4,8 +4,9 @@
 
 use std::time::Duration;
 
-use acme_core::{AcmeConfig, AcmeIssuer, CertInfo, Issuer, RenewalWindow};
+use acme_core::{CertInfo, Issuer, RenewalWindow};
 use e2e::{Acme2certifier, Config, Pebble, PebbleOptions, TestDir};
+use issuer_acme::{AcmeConfig, AcmeIssuer};
 
 /// Issues certificate `one` with the binary, then asks the same issuer (same name, same
 /// state directory, so the same account) for its renewal window.

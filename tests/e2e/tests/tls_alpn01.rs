@@ -5,11 +5,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use acme_core::{
-    AcmeConfig, AcmeIssuer, CancellationToken, CertInfo, IssueRequest, Issuer, KeyType, Solver,
-    build_csr,
-};
+use acme_core::{CancellationToken, CertInfo, IssueRequest, Issuer, KeyType, Solver, build_csr};
 use e2e::{Pebble, PebbleOptions, TestDir};
+use issuer_acme::{AcmeConfig, AcmeIssuer};
 use tls_alpn01::{TlsAlpn01Config, TlsAlpn01Solver};
 
 #[test]

@@ -1,14 +1,4 @@
-//! The ACME (RFC 8555) issuer on top of instant-acme.
-
-mod account;
-mod ari;
-mod chain;
-mod directory;
-#[cfg(test)]
-mod fuzz;
-mod http;
-mod profile;
-pub(crate) mod retry;
+//! The issuer itself: its configuration, orders, challenges through solvers, revocation.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -25,15 +15,13 @@ use rustls_pki_types::pem::PemObject;
 use serde::Deserialize;
 use tokio::sync::Mutex;
 
-pub use account::EabConfig;
-pub use directory::{DIRECTORY_ALIASES, resolve_directory};
-use retry::retrying;
-
-use crate::progress::with_progress;
-use crate::{
+use acme_core::{
     Challenge, ChallengeKind, Error, IssueRequest, IssuedChain, Issuer, RenewalWindow,
-    RevocationReason, Solver,
+    RevocationReason, Solver, with_progress,
 };
+
+use crate::retry::{self, retrying};
+use crate::{EabConfig, account, ari, chain, http, profile, resolve_directory};
 
 /// Configuration of an ACME issuer (`kind = "acme"`).
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
@@ -64,7 +52,7 @@ pub struct AcmeConfig {
     /// The deadline for one whole issuance, from new order to downloaded chain.
     #[serde(
         default = "default_timeout",
-        deserialize_with = "crate::duration::deserialize"
+        deserialize_with = "acme_core::duration::deserialize"
     )]
     pub timeout: Duration,
     /// Accept a plain `http://` URL to a host that is not a loopback address (dangerous:
@@ -79,7 +67,7 @@ impl AcmeConfig {
     /// `http://` URL to a loopback address (elsewhere only with `allow_insecure_http`).
     pub fn directory_url(&self) -> Result<String, String> {
         let url = resolve_directory(&self.directory)?;
-        crate::check_plain_http("directory", &url, self.allow_insecure_http)?;
+        acme_core::check_plain_http("directory", &url, self.allow_insecure_http)?;
         Ok(url)
     }
 }
@@ -611,7 +599,7 @@ async fn explain_invalid(order: &mut Order) -> Option<Error> {
                 .unwrap_or_else(|| "the CA gave no reason".into());
             return Some(Error::Challenge {
                 identifier: name,
-                message: format!("validation failed: {}", crate::printable(&detail)),
+                message: format!("validation failed: {}", acme_core::printable(&detail)),
             });
         }
     }

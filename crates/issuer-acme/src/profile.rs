@@ -1,7 +1,7 @@
 //! Certificate profiles (the ACME profiles extension): the CA's directory lists them in
 //! `meta.profiles`, and a new order may name one.
 
-use crate::Error;
+use acme_core::Error;
 
 /// Checks that `wanted` is among the profiles the CA at `directory` offers, so that a typo
 /// fails with the list of valid names instead of an order the CA silently treats as default.

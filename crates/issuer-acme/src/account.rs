@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::http::AcmeHttp;
 use super::retry::retrying;
-use crate::{Error, Secret};
+use acme_core::{Error, Secret};
 
 /// An account as kept in `state_dir/accounts/<issuer>.json` (0600).
 #[derive(Serialize, Deserialize)]
@@ -102,10 +102,10 @@ impl AccountStore {
 
     fn write(&self, stored: &StoredAccount) -> Result<(), Error> {
         if let Some(dir) = self.path.parent() {
-            crate::ensure_private_dir(dir, 0o700)?;
+            acme_core::ensure_private_dir(dir, 0o700)?;
         }
         let json = serde_json::to_vec_pretty(stored).map_err(|e| self.corrupt(e.to_string()))?;
-        crate::write_atomic(&self.path, &json, 0o600)
+        acme_core::write_atomic(&self.path, &json, 0o600)
     }
 
     fn corrupt(&self, reason: String) -> Error {

@@ -14,7 +14,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use instant_acme::{BodyWrapper, BytesResponse, HttpClient};
 
-use crate::Error;
+use acme_core::Error;
 
 /// Requests sent to ACME servers, by `method`, `host` and `status` (a counter).
 const REQUEST_COUNT: &str = "acmekeep_acme_client_request_count";
@@ -105,7 +105,7 @@ struct ChainLinks {
 
 impl AcmeHttp {
     pub(crate) fn new(ca_bundle: Option<&Path>, timeout: Duration) -> Result<AcmeHttp, Error> {
-        let tls = crate::tls_client_config(ca_bundle)?;
+        let tls = acme_core::tls_client_config(ca_bundle)?;
         // Without TCP_NODELAY every JWS POST (written in two parts) waits ~40 ms for the
         // server's delayed ACK: Nagle's algorithm made each issuance three times slower.
         let mut tcp = HttpConnector::new();
@@ -164,7 +164,7 @@ impl AcmeHttp {
         &self,
         uri: &Uri,
         mut rsp: BytesResponse,
-    ) -> Result<BytesResponse, crate::BoxError> {
+    ) -> Result<BytesResponse, acme_core::BoxError> {
         note_refusal(uri, &rsp.parts);
         if !rsp.parts.status.is_success() {
             return Ok(rsp);
@@ -599,7 +599,7 @@ mod tests {
 /// A request that got no HTTP answer (connection refused or reset, TLS failure, timeout):
 /// the one kind of `instant_acme::Error::Other` that is safe to retry.
 #[derive(Debug)]
-pub(crate) struct Transport(pub(crate) crate::BoxError);
+pub(crate) struct Transport(pub(crate) acme_core::BoxError);
 
 impl std::fmt::Display for Transport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -5,7 +5,7 @@
 //!
 //! Every property: no panic, and what cannot be used is a clean [`Error`] with a message.
 //! Inputs are bounded, so no case can hang. CI runs proptest's default of 256 cases per
-//! property; a longer run is `PROPTEST_CASES=100000 cargo test -p acme-core --release fuzz`.
+//! property; a longer run is `PROPTEST_CASES=100000 cargo test -p issuer-acme --release fuzz`.
 
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
@@ -18,7 +18,7 @@ use super::ari::{MAX_REFRESH, MIN_REFRESH, certificate_id, window};
 use super::chain::ChainNames;
 use super::http::AcmeHttp;
 use super::retry::classify;
-use crate::Error;
+use acme_core::Error;
 
 fn assert_clean(err: &Error) {
     let text = err.to_string();

@@ -9,7 +9,7 @@ use rustls_pki_types::{CertificateDer, Der};
 use x509_parser::prelude::{FromDer, ParsedExtension, X509Certificate};
 
 use super::retry::retrying;
-use crate::{Error, RenewalWindow};
+use acme_core::{Error, RenewalWindow};
 
 /// The shortest pause before asking for a certificate's renewal information again.
 ///

@@ -1,6 +1,6 @@
 use std::time::{Duration, SystemTime};
 
-use crate::Error;
+use acme_core::Error;
 
 /// How often one protocol step is tried before its error is final.
 pub(crate) const ATTEMPTS: u32 = 6;
@@ -62,7 +62,7 @@ pub(crate) fn classify(
                 }
             }
             let retryable = kind == "badNonce" || problem.status.is_some_and(|s| s >= 500);
-            (crate::printable(&message), retryable)
+            (acme_core::printable(&message), retryable)
         }
         E::Hyper(_) => (format!("cannot reach the CA: {}", chain(&err)), true),
         E::Other(inner) if inner.is::<super::http::Transport>() => {
@@ -72,7 +72,7 @@ pub(crate) fn classify(
             "the CA did not finish in time (order still pending or processing)".to_string(),
             false,
         ),
-        _ => (crate::printable(&chain(&err)), false),
+        _ => (acme_core::printable(&chain(&err)), false),
     };
     Error::Acme {
         step,
@@ -106,12 +106,12 @@ macro_rules! retrying {
         let mut attempt = 0u32;
         loop {
             attempt += 1;
-            match $crate::acme::http::watch_refusals($call).await {
+            match $crate::http::watch_refusals($call).await {
                 (Ok(value), _) => break Ok(value),
                 (Err(err), refusal) => {
-                    let err = $crate::acme::retry::classify($step, err, refusal);
+                    let err = $crate::retry::classify($step, err, refusal);
                     let now = std::time::SystemTime::now();
-                    match $crate::acme::retry::wait_before_retry(attempt, &err, now) {
+                    match $crate::retry::wait_before_retry(attempt, &err, now) {
                         Some(wait) => {
                             tracing::debug!(step = $step, attempt, error = %err, "retrying");
                             tokio::time::sleep(wait).await;

@@ -31,7 +31,7 @@ use x509_parser::prelude::{FromDer, X509Certificate, X509Name};
 
 use super::http::AcmeHttp;
 use super::retry::retrying;
-use crate::Error;
+use acme_core::Error;
 
 /// The names of one offered chain that a preference can match.
 #[derive(Debug, Clone, PartialEq, Eq)]
