@@ -15,7 +15,6 @@ mod lifecycle;
 mod limits;
 mod logging;
 mod observe;
-mod providers;
 mod revoke;
 mod state;
 mod status;

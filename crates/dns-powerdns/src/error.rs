@@ -71,3 +71,14 @@ impl From<Error> for acme_core::Error {
         }
     }
 }
+
+impl From<dns_http::Error> for Error {
+    fn from(err: dns_http::Error) -> Self {
+        match err {
+            dns_http::Error::Config { key, value, reason } => Error::Config { key, value, reason },
+            dns_http::Error::Secret { source, .. } => Error::ApiKey(source),
+            dns_http::Error::Network { url, reason } => Error::Network { url, reason },
+            other => Error::Client(other.to_string()),
+        }
+    }
+}

@@ -17,11 +17,13 @@ pub enum Error {
         /// The key name the secret belongs to.
         key: String,
     },
-    /// `tsig_key` is not a valid DNS name.
-    #[error("tsig_key {key:?} is not a valid key name: {reason}")]
-    KeyName {
-        /// The key name as configured.
-        key: String,
+    /// A configuration key has an unusable value (e.g. `tsig_key` is not a valid DNS name).
+    #[error("{key} {value:?} {reason}")]
+    Config {
+        /// The configuration key.
+        key: &'static str,
+        /// The value as written (never a secret).
+        value: String,
         /// What is wrong with it.
         reason: String,
     },
@@ -124,4 +126,13 @@ pub enum Error {
         /// Why verification failed.
         reason: String,
     },
+}
+
+impl From<Error> for acme_core::Error {
+    fn from(err: Error) -> Self {
+        acme_core::Error::Dns {
+            provider: crate::NAME.to_string(),
+            source: Box::new(err),
+        }
+    }
 }

@@ -138,3 +138,12 @@ impl Error {
         )
     }
 }
+
+impl From<Error> for acme_core::Error {
+    fn from(err: Error) -> Self {
+        acme_core::Error::Dns {
+            provider: crate::provider::NAME.to_string(),
+            source: Box::new(err),
+        }
+    }
+}

@@ -2,15 +2,15 @@
 //! not the real service: records created and deleted, errors carrying Cloudflare's codes.
 
 use acme_core::DnsProvider;
-use dns_cloudflare::{CloudflareProvider, Config};
+use dns_cloudflare::{Config, Provider};
 use e2e::CloudflareFake;
 
 const TOKEN: &str = "cf-test-token";
 const ZONE: &str = "example.com";
 const NAME: &str = "_acme-challenge.example.com";
 
-fn provider(fake: &CloudflareFake, token: &str, zone_id: Option<&str>) -> CloudflareProvider {
-    CloudflareProvider::new(Config {
+fn provider(fake: &CloudflareFake, token: &str, zone_id: Option<&str>) -> Provider {
+    Provider::new(Config {
         api_token: token.to_string(),
         api_url: fake.api_url(),
         zone_id: zone_id.map(str::to_string),
@@ -19,7 +19,7 @@ fn provider(fake: &CloudflareFake, token: &str, zone_id: Option<&str>) -> Cloudf
     .expect("a valid Cloudflare config")
 }
 
-async fn two_values_round_trip(fake: &CloudflareFake, provider: &CloudflareProvider) {
+async fn two_values_round_trip(fake: &CloudflareFake, provider: &Provider) {
     provider
         .set_txt(ZONE, NAME, "first-value")
         .await

@@ -10,7 +10,7 @@ use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use acme_core::DnsProvider;
-use dns_exec::{Config, ExecProvider};
+use dns_exec::{Config, Provider};
 use e2e::{TestDir, dig_txt, free_port};
 
 const ZONE: &str = "example.test";
@@ -105,8 +105,8 @@ fn script(dir: &TestDir, name: &str, body: &str) -> String {
     path.to_string_lossy().into_owned()
 }
 
-fn provider(command: &str, timeout: Duration, env: &[(&str, &str)]) -> ExecProvider {
-    ExecProvider::new(Config {
+fn provider(command: &str, timeout: Duration, env: &[(&str, &str)]) -> Provider {
+    Provider::new(Config {
         command: command.to_string(),
         timeout,
         env: env

@@ -2,14 +2,14 @@
 //! say what to fix.
 
 use acme_core::DnsProvider;
-use dns_powerdns::{Config, PowerDnsProvider};
+use dns_powerdns::{Config, Provider};
 use e2e::{PowerDns, TestDir, free_port};
 
 const ZONE: &str = "example.test";
 const NAME: &str = "_acme-challenge.example.test";
 
-fn provider(api_url: &str, api_key: &str) -> PowerDnsProvider {
-    PowerDnsProvider::new(Config {
+fn provider(api_url: &str, api_key: &str) -> Provider {
+    Provider::new(Config {
         api_url: api_url.to_string(),
         api_key: api_key.to_string(),
         server_id: "localhost".to_string(),
