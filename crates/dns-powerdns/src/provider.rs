@@ -132,7 +132,7 @@ impl DnsProvider for Provider {
     async fn set_txt(&self, zone: &str, fqdn: &str, value: &str) -> Result<(), acme_core::Error> {
         self.set(zone, fqdn, value)
             .await
-            .map_err(Into::into)
+            .map_err(|e| Error::at_record(fqdn, e).into())
     }
 
     async fn remove_txt(
@@ -143,7 +143,7 @@ impl DnsProvider for Provider {
     ) -> Result<(), acme_core::Error> {
         self.remove(zone, fqdn, value)
             .await
-            .map_err(Into::into)
+            .map_err(|e| Error::at_record(fqdn, e).into())
     }
 }
 

@@ -126,12 +126,30 @@ pub enum Error {
         /// Why verification failed.
         reason: String,
     },
+    /// Adding or removing a value at a record failed: the record, and why.
+    #[error("TXT {fqdn}: {source}")]
+    Record {
+        /// The record's name.
+        fqdn: String,
+        /// What failed.
+        source: Box<Error>,
+    },
 }
 
 impl From<Error> for acme_core::Error {
     fn from(err: Error) -> Self {
         acme_core::Error::Dns {
             provider: crate::NAME.to_string(),
+            source: Box::new(err),
+        }
+    }
+}
+
+impl Error {
+    /// `err`, from a change of the TXT record `fqdn`, naming that record.
+    pub(crate) fn at_record(fqdn: &str, err: Error) -> Error {
+        Error::Record {
+            fqdn: fqdn.to_string(),
             source: Box::new(err),
         }
     }

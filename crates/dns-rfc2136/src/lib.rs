@@ -107,7 +107,7 @@ impl Provider {
         self.client
             .update(change, zone, fqdn, value)
             .await
-            .map_err(acme_core::Error::from)?;
+            .map_err(|e| acme_core::Error::from(Error::at_record(fqdn, e)))?;
         tracing::debug!(server = %self.client.server, zone, fqdn, ?change, "RFC 2136 update accepted");
         Ok(())
     }

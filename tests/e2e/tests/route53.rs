@@ -152,7 +152,7 @@ async fn zones_sharing_the_name_are_listed_and_hosted_zone_id_is_asked_for() {
     assert_eq!(
         message,
         format!(
-            "DNS provider route53: 2 Route53 hosted zones are named example.test.: \
+            "DNS provider route53: TXT _acme-challenge.example.test: 2 Route53 hosted zones are named example.test.: \
              {public} (public), {private} (private); set hosted_zone_id to the one to use"
         )
     );
@@ -175,7 +175,7 @@ async fn an_unknown_zone_is_named() {
 
     assert_eq!(
         message,
-        "DNS provider route53: no Route53 hosted zone named example.test. is visible to these \
+        "DNS provider route53: TXT _acme-challenge.example.test: no Route53 hosted zone named example.test. is visible to these \
          credentials: create it, or set hosted_zone_id if the zone has another name in Route53"
     );
 }
@@ -195,7 +195,7 @@ async fn an_unknown_hosted_zone_id_is_named() {
 
     assert_eq!(
         message,
-        "DNS provider route53: Route53 hosted zone ZNOSUCHZONE42 (hosted_zone_id) does not \
+        "DNS provider route53: TXT _acme-challenge.example.test: Route53 hosted zone ZNOSUCHZONE42 (hosted_zone_id) does not \
          exist (zone example.test)"
     );
 }
@@ -260,7 +260,7 @@ async fn without_credentials_the_error_says_where_they_are_looked_for() {
         String::from_utf8_lossy(&output.stderr)
     );
     for needle in [
-        "DNS provider route53: no AWS credentials found (",
+        "DNS provider route53: TXT _acme-challenge.example.test: no AWS credentials found (",
         "access_key_id / secret_access_key",
         "AWS_ACCESS_KEY_ID",
         "the profile default (or AWS_PROFILE) in ~/.aws/credentials and ~/.aws/config",
