@@ -9,7 +9,7 @@
 //!   and [`CertificateConfig`]s.
 //! - [`Components::build`] turns a loaded configuration into the issuers, solvers and sinks
 //!   of the library crates; `check`, `diagnose`, the one-shot and the daemon all build them
-//!   this one way. dns-01 providers come from the provider registry ([`ProviderConfig`]).
+//!   this one way. dns-01 providers come from the provider registry ([`dns_providers::ProviderConfig`]).
 //!
 //! It does not decide when a certificate is due, issue, or remember anything between runs
 //! (the renewal and state crates do), and it prints nothing: problems are returned for the
@@ -30,14 +30,12 @@ mod config;
 #[cfg(test)]
 mod fuzz;
 mod load;
-mod providers;
 mod schema;
 mod validate;
 mod wiring;
 
 pub use config::{Config, ConfigError, Problem};
 pub use load::{load, load_with_problems};
-pub use providers::{PROVIDERS, ParseError, ProviderConfig};
 pub use schema::{
     CertificateConfig, DaemonConfig, IssuerConfig, SinkConfig, SolverConfig, SolverKind,
 };

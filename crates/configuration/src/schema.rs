@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use acme_core::KeyType;
+use dns_providers::{PROVIDERS, ProviderConfig};
 use dns01::Dns01Config;
 use hooks::HooksConfig;
 use http01::Http01Config;
@@ -17,8 +18,6 @@ use serde::Deserialize;
 use sink_files::FilesSinkConfig;
 use sink_kubernetes::KubernetesSinkConfig;
 use tls_alpn01::TlsAlpn01Config;
-
-use crate::providers::{PROVIDERS, ParseError, ProviderConfig};
 
 /// `[daemon]`: process-wide settings.
 #[derive(Clone, Debug, Deserialize)]
@@ -125,18 +124,6 @@ impl SolverKind {
 /// The `kind` values a solver may have.
 const SOLVER_KINDS: &[&str] = &["http-01", "tls-alpn-01", "dns-01"];
 
-/// The keys of a dns-01 solver that belong to the solver itself (`Dns01Config`); every
-/// other key belongs to the provider.
-const DNS01_KEYS: &[&str] = &[
-    "zone",
-    "follow_cname",
-    "propagation_timeout",
-    "check_propagation",
-    "resolvers",
-    "nameservers",
-    "authoritative_port",
-];
-
 /// A solver table is read in two steps: the keys every solver has (`kind`, `zones`), then
 /// the rest as the settings of that kind, which reject keys they do not know.
 impl<'de> Deserialize<'de> for SolverConfig {
@@ -167,15 +154,18 @@ impl<'de> Deserialize<'de> for SolverConfig {
                     Some(_) => return Err(D::Error::custom("`provider` must be a string")),
                     None => return Err(D::Error::missing_field("provider")),
                 };
-                let (own, rest): (serde_json::Map<_, _>, serde_json::Map<_, _>) = table
-                    .into_iter()
-                    .partition(|(key, _)| DNS01_KEYS.contains(&key.as_str()));
+                let (own, rest): (serde_json::Map<_, _>, serde_json::Map<_, _>) =
+                    table.into_iter().partition(|(key, _)| {
+                        dns_providers::field_names::<Dns01Config>().contains(&key.as_str())
+                    });
                 let dns01 = Dns01Config::deserialize(serde_json::Value::Object(own))
                     .map_err(D::Error::custom)?;
                 let provider = ProviderConfig::parse(&provider, serde_json::Value::Object(rest))
                     .map_err(|e| match e {
-                        ParseError::Unknown => D::Error::unknown_variant(&provider, PROVIDERS),
-                        ParseError::Settings(message) => D::Error::custom(message),
+                        dns_providers::Error::Unknown { .. } => {
+                            D::Error::unknown_variant(&provider, PROVIDERS)
+                        }
+                        other => D::Error::custom(other),
                     })?;
                 SolverKind::Dns01 { dns01, provider }
             }

@@ -120,14 +120,17 @@ impl Components {
                     Ok(Arc::new(TlsAlpn01Solver::new(name.clone(), tls.clone()))
                         as Arc<dyn Solver>)
                 }
-                SolverKind::Dns01 { dns01, provider } => provider.build().and_then(|provider| {
-                    let solver = Dns01Solver::new(name.clone(), dns01.clone(), provider)
-                        .map(Arc::new)
-                        .map_err(|e| e.to_string())?;
-                    dns_solvers.insert(name.clone(), Arc::clone(&solver));
-                    Ok(Arc::new(Journaled::dns(solver, Journal::new(state_dir)))
-                        as Arc<dyn Solver>)
-                }),
+                SolverKind::Dns01 { dns01, provider } => provider
+                    .build()
+                    .map_err(|e| e.to_string())
+                    .and_then(|provider| {
+                        let solver = Dns01Solver::new(name.clone(), dns01.clone(), provider)
+                            .map(Arc::new)
+                            .map_err(|e| e.to_string())?;
+                        dns_solvers.insert(name.clone(), Arc::clone(&solver));
+                        Ok(Arc::new(Journaled::dns(solver, Journal::new(state_dir)))
+                            as Arc<dyn Solver>)
+                    }),
             };
             match built {
                 Ok(solver) => {

@@ -1,16 +1,12 @@
 //! The few Cloudflare v4 API calls the provider needs.
 
-use std::time::Duration;
-
 use acme_core::Secret;
+use dns_http::ApiClient;
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::Error;
-
-/// How long one API request may take.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Cloudflare's error code for "An identical record already exists."
 pub(crate) const IDENTICAL_RECORD_EXISTS: u64 = 81058;
@@ -125,29 +121,23 @@ pub(crate) type Outcome<T> = Result<Result<T, Failure>, Error>;
 
 /// An authenticated client for the v4 API.
 pub(crate) struct Client {
-    http: reqwest::Client,
-    base_url: String,
+    api: ApiClient,
     token: Secret,
 }
 
 impl Client {
     pub(crate) fn new(base_url: &str, token: Secret) -> Result<Client, Error> {
-        let http = acme_core::https_client(None, REQUEST_TIMEOUT)
-            .map_err(|e| Error::Client(e.to_string()))?;
         Ok(Client {
-            http,
-            base_url: base_url.trim_end_matches('/').to_string(),
+            api: ApiClient::new(base_url)?,
             token,
         })
     }
 
     /// The zones named `zone` that the token can read.
     pub(crate) async fn zones_named(&self, zone: &str) -> Outcome<Vec<Zone>> {
-        let url = format!("{}/zones", self.base_url);
+        let url = format!("{}/zones", self.api.base_url());
         self.call(
-            self.http
-                .request(Method::GET, &url)
-                .query(&[("name", zone)]),
+            self.api.request(Method::GET, &url).query(&[("name", zone)]),
             &url,
         )
         .await
@@ -161,22 +151,22 @@ impl Client {
         content: &str,
         ttl: u32,
     ) -> Outcome<DnsRecord> {
-        let url = format!("{}/zones/{zone_id}/dns_records", self.base_url);
+        let url = format!("{}/zones/{zone_id}/dns_records", self.api.base_url());
         let record = NewRecord {
             kind: "TXT",
             name,
             content,
             ttl,
         };
-        self.call(self.http.request(Method::POST, &url).json(&record), &url)
+        self.call(self.api.request(Method::POST, &url).json(&record), &url)
             .await
     }
 
     /// The TXT records at `name`.
     pub(crate) async fn list_txt(&self, zone_id: &str, name: &str) -> Outcome<Vec<DnsRecord>> {
-        let url = format!("{}/zones/{zone_id}/dns_records", self.base_url);
+        let url = format!("{}/zones/{zone_id}/dns_records", self.api.base_url());
         let query = [("type", "TXT"), ("name", name), ("per_page", "100")];
-        self.call(self.http.request(Method::GET, &url).query(&query), &url)
+        self.call(self.api.request(Method::GET, &url).query(&query), &url)
             .await
     }
 
@@ -186,8 +176,11 @@ impl Client {
         zone_id: &str,
         record_id: &str,
     ) -> Outcome<serde_json::Value> {
-        let url = format!("{}/zones/{zone_id}/dns_records/{record_id}", self.base_url);
-        self.call(self.http.request(Method::DELETE, &url), &url)
+        let url = format!(
+            "{}/zones/{zone_id}/dns_records/{record_id}",
+            self.api.base_url()
+        );
+        self.call(self.api.request(Method::DELETE, &url), &url)
             .await
     }
 
@@ -196,17 +189,10 @@ impl Client {
         request: reqwest::RequestBuilder,
         url: &str,
     ) -> Outcome<T> {
-        let network = |e: reqwest::Error| Error::Network {
-            url: url.to_string(),
-            reason: chain(&e),
-        };
-        let response = request
-            .bearer_auth(self.token.expose())
-            .send()
-            .await
-            .map_err(network)?;
-        let status = response.status();
-        let body = response.bytes().await.map_err(network)?;
+        let dns_http::Answer { status, body } = self
+            .api
+            .send(request.bearer_auth(self.token.expose()), url)
+            .await?;
         match serde_json::from_slice::<Envelope<T>>(&body) {
             Ok(Envelope {
                 success: true,
@@ -225,16 +211,4 @@ impl Client {
             })),
         }
     }
-}
-
-/// An error and its causes on one line (reqwest's own message leaves the cause out).
-fn chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

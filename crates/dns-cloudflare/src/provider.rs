@@ -1,6 +1,6 @@
 use std::collections::HashMap;
 
-use acme_core::{CHALLENGE_TTL, DnsProvider, Secret};
+use acme_core::{CHALLENGE_TTL, DnsProvider};
 use async_trait::async_trait;
 use tokio::sync::Mutex;
 
@@ -8,17 +8,17 @@ use crate::client::{Client, IDENTICAL_RECORD_EXISTS, RECORD_DOES_NOT_EXIST};
 use crate::{Config, Error};
 
 /// The provider kind, as the configuration and messages name it.
-pub(crate) const NAME: &str = "cloudflare";
+pub const NAME: &str = "cloudflare";
 
 /// A [`DnsProvider`] that writes TXT records through the Cloudflare v4 API.
-pub struct CloudflareProvider {
+pub struct Provider {
     client: Client,
     zone_id: Option<String>,
     /// Zone ids looked up by name, so each zone is looked up once.
     zone_ids: Mutex<HashMap<String, String>>,
 }
 
-impl std::fmt::Debug for CloudflareProvider {
+impl std::fmt::Debug for Provider {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CloudflareProvider")
             .field("zone_id", &self.zone_id)
@@ -26,9 +26,9 @@ impl std::fmt::Debug for CloudflareProvider {
     }
 }
 
-impl CloudflareProvider {
+impl Provider {
     /// Checks `config` and resolves its token; no request is sent yet.
-    pub fn new(config: Config) -> Result<CloudflareProvider, Error> {
+    pub fn new(config: Config) -> Result<Provider, Error> {
         let url = config.api_url.trim();
         if !(url.starts_with("https://") || url.starts_with("http://"))
             || url
@@ -53,22 +53,9 @@ impl CloudflareProvider {
                 reason: "must be the zone's id (letters and digits, as shown on the zone's overview page)",
             });
         }
-        if config.api_token.is_empty() {
-            return Err(Error::Config {
-                key: "api_token",
-                value: String::new(),
-                reason: "must not be empty",
-            });
-        }
-        let token = Secret::resolve(&config.api_token).map_err(Error::ApiToken)?;
-        if token.expose().is_empty() {
-            return Err(Error::Config {
-                key: "api_token",
-                value: config.api_token.clone(),
-                reason: "resolves to an empty token",
-            });
-        }
-        Ok(CloudflareProvider {
+        let token =
+            dns_http::credential("api_token", &config.api_token, "resolves to an empty token")?;
+        Ok(Provider {
             client: Client::new(url, token)?,
             zone_id: config.zone_id,
             zone_ids: Mutex::new(HashMap::new()),
@@ -118,13 +105,9 @@ fn holds(content: &str, value: &str) -> bool {
     unquoted == value
 }
 
-#[async_trait]
-impl DnsProvider for CloudflareProvider {
-    fn name(&self) -> &str {
-        NAME
-    }
-
-    async fn set_txt(&self, zone: &str, fqdn: &str, value: &str) -> Result<(), acme_core::Error> {
+impl Provider {
+    /// Adds `value` at `fqdn` (the body of `set_txt`).
+    async fn set(&self, zone: &str, fqdn: &str, value: &str) -> Result<(), Error> {
         let zone_id = self.zone_id(zone).await?;
         match self
             .client
@@ -139,18 +122,12 @@ impl DnsProvider for CloudflareProvider {
                 tracing::debug!(%zone, %fqdn, "the TXT record is already there");
                 Ok(())
             }
-            Err(failure) => Err(self
-                .zone_error(zone, failure, format!("create TXT {fqdn}"))
-                .into()),
+            Err(failure) => Err(self.zone_error(zone, failure, format!("create TXT {fqdn}"))),
         }
     }
 
-    async fn remove_txt(
-        &self,
-        zone: &str,
-        fqdn: &str,
-        value: &str,
-    ) -> Result<(), acme_core::Error> {
+    /// Removes `value` at `fqdn` (the body of `remove_txt`).
+    async fn remove(&self, zone: &str, fqdn: &str, value: &str) -> Result<(), Error> {
         let zone_id = self.zone_id(zone).await?;
         let records = self
             .client
@@ -165,13 +142,39 @@ impl DnsProvider for CloudflareProvider {
                 Ok(_) => tracing::debug!(%zone, %fqdn, record = %record.id, "TXT record deleted"),
                 Err(failure) if failure.has_code(RECORD_DOES_NOT_EXIST) => {}
                 Err(failure) => {
-                    return Err(self
-                        .zone_error(zone, failure, format!("delete TXT {fqdn} ({})", record.id))
-                        .into());
+                    return Err(self.zone_error(
+                        zone,
+                        failure,
+                        format!("delete TXT {fqdn} ({})", record.id),
+                    ));
                 }
             }
         }
         Ok(())
+    }
+}
+
+#[async_trait]
+impl DnsProvider for Provider {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    async fn set_txt(&self, zone: &str, fqdn: &str, value: &str) -> Result<(), acme_core::Error> {
+        self.set(zone, fqdn, value)
+            .await
+            .map_err(|e| Error::at_record(fqdn, e).into())
+    }
+
+    async fn remove_txt(
+        &self,
+        zone: &str,
+        fqdn: &str,
+        value: &str,
+    ) -> Result<(), acme_core::Error> {
+        self.remove(zone, fqdn, value)
+            .await
+            .map_err(|e| Error::at_record(fqdn, e).into())
     }
 }
 
@@ -217,7 +220,7 @@ mod tests {
             ),
         ];
         for (config, expected) in cases {
-            let err = CloudflareProvider::new(config).expect_err(expected);
+            let err = Provider::new(config).expect_err(expected);
             assert_eq!(err.to_string(), expected);
         }
     }
@@ -227,7 +230,7 @@ mod tests {
         let config: Config = serde_json::from_str(r#"{"api_token": "t"}"#).expect("minimal config");
         assert_eq!(config.api_url, "https://api.cloudflare.com/client/v4");
         assert_eq!(config.zone_id, None);
-        assert!(CloudflareProvider::new(config).is_ok());
+        assert!(Provider::new(config).is_ok());
 
         let err = serde_json::from_str::<Config>(r#"{"api_token": "t", "api_key": "k"}"#)
             .expect_err("unknown key");
@@ -247,9 +250,8 @@ mod tests {
 
     #[test]
     fn debug_output_never_shows_the_token() {
-        let provider =
-            CloudflareProvider::new(config("s3cret-token", crate::config::DEFAULT_API_URL, None))
-                .expect("valid config");
+        let provider = Provider::new(config("s3cret-token", crate::config::DEFAULT_API_URL, None))
+            .expect("valid config");
         assert!(!format!("{provider:?}").contains("s3cret"));
     }
 }

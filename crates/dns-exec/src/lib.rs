@@ -1,6 +1,6 @@
 //! DNS-01 TXT records through a command the user provides, for any DNS with a script.
 //!
-//! [`ExecProvider`] implements [`acme_core::DnsProvider`] by running the configured program
+//! [`Provider`] implements [`acme_core::DnsProvider`] by running the configured program
 //! the way lego's `exec` provider does:
 //!
 //! ```text
@@ -21,13 +21,13 @@
 //!
 //! ```no_run
 //! use acme_core::DnsProvider;
-//! use dns_exec::{Config, ExecProvider};
+//! use dns_exec::{Config, Provider};
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let config: Config = serde_json::from_str(
 //!     r#"{"command": "/etc/acmekeep/dns-hook.sh", "timeout": "30s"}"#,
 //! )?;
-//! let provider = ExecProvider::new(config)?;
+//! let provider = Provider::new(config)?;
 //! provider.set_txt("example.com", "_acme-challenge.www.example.com", "abc").await?;
 //! # Ok(())
 //! # }
@@ -39,4 +39,4 @@ mod provider;
 
 pub use config::Config;
 pub use error::Error;
-pub use provider::ExecProvider;
+pub use provider::{NAME, Provider};

@@ -11,7 +11,7 @@ use tokio::sync::Mutex;
 use crate::{Config, Error};
 
 /// The provider kind, as the configuration and messages name it.
-pub(crate) const NAME: &str = "exec";
+pub const NAME: &str = "exec";
 
 /// How many bytes of each output stream are kept while the command runs.
 const KEEP_BYTES: usize = 8 * 1024;
@@ -21,7 +21,7 @@ const STDERR_LINES: usize = 20;
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// A [`DnsProvider`] that runs a user command with `present|cleanup FQDN VALUE`.
-pub struct ExecProvider {
+pub struct Provider {
     command: PathBuf,
     timeout: Duration,
     env: Vec<(String, Secret)>,
@@ -30,7 +30,7 @@ pub struct ExecProvider {
     running: Mutex<()>,
 }
 
-impl std::fmt::Debug for ExecProvider {
+impl std::fmt::Debug for Provider {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ExecProvider")
             .field("command", &self.command)
@@ -39,10 +39,10 @@ impl std::fmt::Debug for ExecProvider {
     }
 }
 
-impl ExecProvider {
+impl Provider {
     /// Checks `config`: the command exists and is executable, the timeout is positive, the
     /// `env` names are valid and their references resolve.
-    pub fn new(config: Config) -> Result<ExecProvider, Error> {
+    pub fn new(config: Config) -> Result<Provider, Error> {
         let invalid = |key: &str, value: &str, reason: &str| Error::Config {
             key: key.to_string(),
             value: value.to_string(),
@@ -68,7 +68,7 @@ impl ExecProvider {
             })?;
             env.push((name.clone(), secret));
         }
-        Ok(ExecProvider {
+        Ok(Provider {
             command,
             timeout: config.timeout,
             env,
@@ -126,7 +126,7 @@ impl ExecProvider {
 }
 
 #[async_trait]
-impl DnsProvider for ExecProvider {
+impl DnsProvider for Provider {
     fn name(&self) -> &str {
         NAME
     }
@@ -267,7 +267,7 @@ mod tests {
             ),
         ];
         for (config, expected) in cases {
-            let err = ExecProvider::new(config).expect_err(&expected);
+            let err = Provider::new(config).expect_err(&expected);
             assert_eq!(err.to_string(), expected);
         }
     }
@@ -307,7 +307,7 @@ mod tests {
             ),
             0o755,
         );
-        let provider = ExecProvider::new(config(
+        let provider = Provider::new(config(
             &hook,
             Duration::from_secs(10),
             &[("API_TOKEN", "t0k")],

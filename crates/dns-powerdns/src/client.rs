@@ -1,15 +1,11 @@
 //! The few PowerDNS API calls the provider needs.
 
-use std::time::Duration;
-
 use acme_core::Secret;
+use dns_http::ApiClient;
 use reqwest::{Method, StatusCode};
 use serde::{Deserialize, Serialize};
 
 use crate::Error;
-
-/// How long one API request may take.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A TXT record set as the API returns and accepts it (content with its inner quotes).
 #[derive(Debug, Deserialize)]
@@ -53,19 +49,15 @@ struct Change<'a> {
 
 /// An authenticated client for one PowerDNS server.
 pub(crate) struct Client {
-    http: reqwest::Client,
-    base_url: String,
+    api: ApiClient,
     server_id: String,
     api_key: Secret,
 }
 
 impl Client {
     pub(crate) fn new(base_url: &str, server_id: &str, api_key: Secret) -> Result<Client, Error> {
-        let http = acme_core::https_client(None, REQUEST_TIMEOUT)
-            .map_err(|e| Error::Client(e.to_string()))?;
         Ok(Client {
-            http,
-            base_url: base_url.trim_end_matches('/').to_string(),
+            api: ApiClient::new(base_url)?,
             server_id: server_id.to_string(),
             api_key,
         })
@@ -74,7 +66,8 @@ impl Client {
     fn zone_url(&self, zone: &str) -> String {
         format!(
             "{}/api/v1/servers/{}/zones/{zone}",
-            self.base_url, self.server_id
+            self.api.base_url(),
+            self.server_id
         )
     }
 
@@ -84,7 +77,7 @@ impl Client {
         let body = self
             .send(
                 zone,
-                self.http
+                self.api
                     .request(Method::GET, &url)
                     .query(&[("rrset_name", name), ("rrset_type", "TXT")]),
                 &url,
@@ -130,7 +123,7 @@ impl Client {
         };
         let url = self.zone_url(zone);
         let request = self
-            .http
+            .api
             .request(Method::PATCH, &url)
             .json(&Patch { rrsets: [change] });
         self.send(zone, request, &url).await.map(drop)
@@ -142,24 +135,17 @@ impl Client {
         request: reqwest::RequestBuilder,
         url: &str,
     ) -> Result<Vec<u8>, Error> {
-        let network = |e: reqwest::Error| Error::Network {
-            url: url.to_string(),
-            reason: chain(&e),
-        };
-        let response = request
-            .header("X-API-Key", self.api_key.expose())
-            .send()
-            .await
-            .map_err(network)?;
-        let status = response.status();
-        let body = response.bytes().await.map_err(network)?;
+        let dns_http::Answer { status, body } = self
+            .api
+            .send(request.header("X-API-Key", self.api_key.expose()), url)
+            .await?;
         if status.is_success() {
-            return Ok(body.to_vec());
+            return Ok(body);
         }
         let message = api_message(&body);
         Err(match status {
             StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Error::Unauthorized {
-                url: self.base_url.clone(),
+                url: self.api.base_url().to_string(),
                 status: status.as_u16(),
             },
             StatusCode::NOT_FOUND => self.zone_not_found(zone),
@@ -180,7 +166,7 @@ impl Client {
         Error::ZoneNotFound {
             zone: zone.to_string(),
             server_id: self.server_id.clone(),
-            url: self.base_url.clone(),
+            url: self.api.base_url().to_string(),
         }
     }
 }
@@ -195,16 +181,4 @@ fn api_message(body: &[u8]) -> String {
         Ok(err) => acme_core::printable(&err.error),
         Err(_) => acme_core::printable(&String::from_utf8_lossy(body)),
     }
-}
-
-/// An error and its causes on one line (reqwest's own message leaves the cause out).
-fn chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

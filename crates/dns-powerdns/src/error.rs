@@ -61,12 +61,41 @@ pub enum Error {
         /// PowerDNS's `error` text, or the body.
         message: String,
     },
+    /// Adding or removing a value at a record failed: the record, and why.
+    #[error("TXT {fqdn}: {source}")]
+    Record {
+        /// The record's name.
+        fqdn: String,
+        /// What failed.
+        source: Box<Error>,
+    },
 }
 
 impl From<Error> for acme_core::Error {
     fn from(err: Error) -> Self {
         acme_core::Error::Dns {
             provider: crate::provider::NAME.to_string(),
+            source: Box::new(err),
+        }
+    }
+}
+
+impl From<dns_http::Error> for Error {
+    fn from(err: dns_http::Error) -> Self {
+        match err {
+            dns_http::Error::Config { key, value, reason } => Error::Config { key, value, reason },
+            dns_http::Error::Secret { source, .. } => Error::ApiKey(source),
+            dns_http::Error::Network { url, reason } => Error::Network { url, reason },
+            other => Error::Client(other.to_string()),
+        }
+    }
+}
+
+impl Error {
+    /// `err`, from a change of the TXT record `fqdn`, naming that record.
+    pub(crate) fn at_record(fqdn: &str, err: Error) -> Error {
+        Error::Record {
+            fqdn: fqdn.to_string(),
             source: Box::new(err),
         }
     }

@@ -1,4 +1,4 @@
-use acme_core::{CHALLENGE_TTL, DnsProvider, Secret};
+use acme_core::{CHALLENGE_TTL, DnsProvider};
 use async_trait::async_trait;
 use tokio::sync::Mutex;
 
@@ -6,24 +6,24 @@ use crate::client::{Client, Record};
 use crate::{Config, Error};
 
 /// The provider kind, as the configuration and messages name it.
-pub(crate) const NAME: &str = "powerdns";
+pub const NAME: &str = "powerdns";
 
 /// A [`DnsProvider`] that writes TXT records through the PowerDNS HTTP API.
-pub struct PowerDnsProvider {
+pub struct Provider {
     client: Client,
     /// Serializes read-modify-write changes, so two values set at once for one name both stay.
     changes: Mutex<()>,
 }
 
-impl std::fmt::Debug for PowerDnsProvider {
+impl std::fmt::Debug for Provider {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PowerDnsProvider").finish_non_exhaustive()
     }
 }
 
-impl PowerDnsProvider {
+impl Provider {
     /// Checks `config` and resolves its API key; no request is sent yet.
-    pub fn new(config: Config) -> Result<PowerDnsProvider, Error> {
+    pub fn new(config: Config) -> Result<Provider, Error> {
         let url = config.api_url.trim();
         let rest = url
             .strip_prefix("http://")
@@ -56,22 +56,8 @@ impl PowerDnsProvider {
                 reason: "must be a non-empty id without '/' (usually localhost)",
             });
         }
-        if config.api_key.is_empty() {
-            return Err(Error::Config {
-                key: "api_key",
-                value: String::new(),
-                reason: "must not be empty",
-            });
-        }
-        let api_key = Secret::resolve(&config.api_key).map_err(Error::ApiKey)?;
-        if api_key.expose().is_empty() {
-            return Err(Error::Config {
-                key: "api_key",
-                value: config.api_key.clone(),
-                reason: "resolves to an empty key",
-            });
-        }
-        Ok(PowerDnsProvider {
+        let api_key = dns_http::credential("api_key", &config.api_key, "resolves to an empty key")?;
+        Ok(Provider {
             client: Client::new(url, &config.server_id, api_key)?,
             changes: Mutex::new(()),
         })
@@ -94,13 +80,9 @@ fn holds(record: &Record, value: &str) -> bool {
     unquoted == value || record.content == value
 }
 
-#[async_trait]
-impl DnsProvider for PowerDnsProvider {
-    fn name(&self) -> &str {
-        NAME
-    }
-
-    async fn set_txt(&self, zone: &str, fqdn: &str, value: &str) -> Result<(), acme_core::Error> {
+impl Provider {
+    /// Adds `value` at `fqdn` (the body of `set_txt`).
+    async fn set(&self, zone: &str, fqdn: &str, value: &str) -> Result<(), Error> {
         let (zone, name) = (absolute(zone), absolute(fqdn));
         let _change = self.changes.lock().await;
         let mut records = self.client.txt_records(&zone, &name).await?;
@@ -119,12 +101,8 @@ impl DnsProvider for PowerDnsProvider {
         Ok(())
     }
 
-    async fn remove_txt(
-        &self,
-        zone: &str,
-        fqdn: &str,
-        value: &str,
-    ) -> Result<(), acme_core::Error> {
+    /// Removes `value` at `fqdn` (the body of `remove_txt`).
+    async fn remove(&self, zone: &str, fqdn: &str, value: &str) -> Result<(), Error> {
         let (zone, name) = (absolute(zone), absolute(fqdn));
         let _change = self.changes.lock().await;
         let records = self.client.txt_records(&zone, &name).await?;
@@ -142,6 +120,30 @@ impl DnsProvider for PowerDnsProvider {
             .await?;
         tracing::debug!(%zone, %name, values = remaining.len(), "TXT value removed");
         Ok(())
+    }
+}
+
+#[async_trait]
+impl DnsProvider for Provider {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    async fn set_txt(&self, zone: &str, fqdn: &str, value: &str) -> Result<(), acme_core::Error> {
+        self.set(zone, fqdn, value)
+            .await
+            .map_err(|e| Error::at_record(fqdn, e).into())
+    }
+
+    async fn remove_txt(
+        &self,
+        zone: &str,
+        fqdn: &str,
+        value: &str,
+    ) -> Result<(), acme_core::Error> {
+        self.remove(zone, fqdn, value)
+            .await
+            .map_err(|e| Error::at_record(fqdn, e).into())
     }
 }
 
@@ -197,7 +199,7 @@ mod tests {
             ),
         ];
         for (config, expected) in cases {
-            let err = PowerDnsProvider::new(config).expect_err(expected);
+            let err = Provider::new(config).expect_err(expected);
             assert_eq!(err.to_string(), expected);
         }
     }
@@ -208,7 +210,7 @@ mod tests {
             serde_json::from_str(r#"{"api_url": "http://127.0.0.1:8081", "api_key": "k"}"#)
                 .expect("minimal config");
         assert_eq!(config.server_id, "localhost");
-        assert!(PowerDnsProvider::new(config).is_ok());
+        assert!(Provider::new(config).is_ok());
 
         let err = serde_json::from_str::<Config>(
             r#"{"api_url": "http://127.0.0.1:8081", "apikey": "k"}"#,
@@ -233,9 +235,8 @@ mod tests {
 
     #[test]
     fn debug_output_never_shows_the_key() {
-        let provider =
-            PowerDnsProvider::new(config("https://pdns:8081", "s3cret-key", "localhost"))
-                .expect("valid config");
+        let provider = Provider::new(config("https://pdns:8081", "s3cret-key", "localhost"))
+            .expect("valid config");
         assert!(!format!("{provider:?}").contains("s3cret"));
     }
 }

@@ -11,7 +11,7 @@ use serde::Deserialize;
 /// ```
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Rfc2136Config {
+pub struct Config {
     /// The primary server that accepts updates, as `address:port`.
     pub nameserver: SocketAddr,
     /// The TSIG key name, as in the server's `key "…" { … }` statement.

@@ -17,11 +17,13 @@ pub enum Error {
         /// The key name the secret belongs to.
         key: String,
     },
-    /// `tsig_key` is not a valid DNS name.
-    #[error("tsig_key {key:?} is not a valid key name: {reason}")]
-    KeyName {
-        /// The key name as configured.
-        key: String,
+    /// A configuration key has an unusable value (e.g. `tsig_key` is not a valid DNS name).
+    #[error("{key} {value:?} {reason}")]
+    Config {
+        /// The configuration key.
+        key: &'static str,
+        /// The value as written (never a secret).
+        value: String,
         /// What is wrong with it.
         reason: String,
     },
@@ -124,4 +126,31 @@ pub enum Error {
         /// Why verification failed.
         reason: String,
     },
+    /// Adding or removing a value at a record failed: the record, and why.
+    #[error("TXT {fqdn}: {source}")]
+    Record {
+        /// The record's name.
+        fqdn: String,
+        /// What failed.
+        source: Box<Error>,
+    },
+}
+
+impl From<Error> for acme_core::Error {
+    fn from(err: Error) -> Self {
+        acme_core::Error::Dns {
+            provider: crate::NAME.to_string(),
+            source: Box::new(err),
+        }
+    }
+}
+
+impl Error {
+    /// `err`, from a change of the TXT record `fqdn`, naming that record.
+    pub(crate) fn at_record(fqdn: &str, err: Error) -> Error {
+        Error::Record {
+            fqdn: fqdn.to_string(),
+            source: Box::new(err),
+        }
+    }
 }

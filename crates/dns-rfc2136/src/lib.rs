@@ -1,6 +1,6 @@
 //! DNS provider for acmekeep: RFC 2136 dynamic updates signed with TSIG.
 //!
-//! [`Rfc2136Provider`] implements [`acme_core::DnsProvider`] for any server that accepts
+//! [`Provider`] implements [`acme_core::DnsProvider`] for any server that accepts
 //! signed dynamic updates (BIND, Knot, PowerDNS, Windows DNS with TSIG): `set_txt` appends one
 //! TXT value beside any others (an RFC 2136 "add to an RRset"), `remove_txt` deletes exactly
 //! that value ("delete an RR from an RRset"). Every update is signed with the configured TSIG
@@ -16,12 +16,12 @@
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! use acme_core::DnsProvider;
-//! use dns_rfc2136::{Rfc2136Config, Rfc2136Provider};
+//! use dns_rfc2136::{Config, Provider};
 //!
-//! let config: Rfc2136Config = serde_json::from_str(
+//! let config: Config = serde_json::from_str(
 //!     r#"{"nameserver": "10.0.0.53:53", "tsig_key": "acme-key", "tsig_secret": "env:TSIG_SECRET"}"#,
 //! )?;
-//! let provider = Rfc2136Provider::new(config)?;
+//! let provider = Provider::new(config)?;
 //! provider.set_txt("example.com", "_acme-challenge.www.example.com", "value").await?;
 //! # Ok(()) }
 //! ```
@@ -34,24 +34,24 @@ use async_trait::async_trait;
 use base64::Engine;
 use hickory_proto::rr::{Name, TSigner};
 
-pub use config::{Protocol, Rfc2136Config, TsigAlgorithm};
+pub use config::{Config, Protocol, TsigAlgorithm};
 pub use error::Error;
 
 use update::{Change, UpdateClient};
 
 /// The provider kind, as used in messages and configuration.
-pub const PROVIDER_NAME: &str = "rfc2136";
+pub const NAME: &str = "rfc2136";
 
 /// The seconds of clock difference the server may accept for a TSIG signature (RFC 8945
 /// recommends 300).
 const TSIG_FUDGE: u16 = 300;
 
 /// Adds and removes TXT values with TSIG-signed RFC 2136 updates sent to one server.
-pub struct Rfc2136Provider {
+pub struct Provider {
     client: UpdateClient,
 }
 
-impl std::fmt::Debug for Rfc2136Provider {
+impl std::fmt::Debug for Provider {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Rfc2136Provider")
             .field("nameserver", &self.client.server)
@@ -61,13 +61,14 @@ impl std::fmt::Debug for Rfc2136Provider {
     }
 }
 
-impl Rfc2136Provider {
+impl Provider {
     /// Checks the configuration, resolves and decodes the TSIG secret.
-    pub fn new(config: Rfc2136Config) -> Result<Self, Error> {
+    pub fn new(config: Config) -> Result<Self, Error> {
         let key_name = config.tsig_key.trim_end_matches('.').to_ascii_lowercase();
-        let key_error = |reason: String| Error::KeyName {
-            key: config.tsig_key.clone(),
-            reason,
+        let key_error = |reason: String| Error::Config {
+            key: "tsig_key",
+            value: config.tsig_key.clone(),
+            reason: format!("is not a valid key name: {reason}"),
         };
         if key_name.is_empty() {
             return Err(key_error("it is empty".into()));
@@ -86,7 +87,7 @@ impl Rfc2136Provider {
         }
         let signer = TSigner::new(raw, config.tsig_algorithm.to_hickory(), name, TSIG_FUDGE)
             .map_err(|e| key_error(e.to_string()))?;
-        Ok(Rfc2136Provider {
+        Ok(Provider {
             client: UpdateClient {
                 server: config.nameserver,
                 protocol: config.protocol,
@@ -106,19 +107,16 @@ impl Rfc2136Provider {
         self.client
             .update(change, zone, fqdn, value)
             .await
-            .map_err(|e| acme_core::Error::Dns {
-                provider: PROVIDER_NAME.to_string(),
-                source: Box::new(e),
-            })?;
+            .map_err(|e| acme_core::Error::from(Error::at_record(fqdn, e)))?;
         tracing::debug!(server = %self.client.server, zone, fqdn, ?change, "RFC 2136 update accepted");
         Ok(())
     }
 }
 
 #[async_trait]
-impl acme_core::DnsProvider for Rfc2136Provider {
+impl acme_core::DnsProvider for Provider {
     fn name(&self) -> &str {
-        PROVIDER_NAME
+        NAME
     }
 
     async fn set_txt(&self, zone: &str, fqdn: &str, value: &str) -> Result<(), acme_core::Error> {
@@ -139,20 +137,20 @@ impl acme_core::DnsProvider for Rfc2136Provider {
 mod tests {
     use super::*;
 
-    fn build(json: &str) -> Result<Rfc2136Provider, String> {
-        let config: Rfc2136Config = serde_json::from_str(json).map_err(|e| e.to_string())?;
-        Rfc2136Provider::new(config).map_err(|e| e.to_string())
+    fn build(json: &str) -> Result<Provider, String> {
+        let config: Config = serde_json::from_str(json).map_err(|e| e.to_string())?;
+        Provider::new(config).map_err(|e| e.to_string())
     }
 
     #[test]
     fn a_minimal_config_uses_hmac_sha256_over_udp() {
-        let config: Rfc2136Config = serde_json::from_str(
+        let config: Config = serde_json::from_str(
             r#"{"nameserver": "127.0.0.1:53", "tsig_key": "k", "tsig_secret": "c2VjcmV0"}"#,
         )
         .expect("valid");
         assert_eq!(config.tsig_algorithm, TsigAlgorithm::HmacSha256);
         assert_eq!(config.protocol, Protocol::Udp);
-        assert!(Rfc2136Provider::new(config).is_ok());
+        assert!(Provider::new(config).is_ok());
     }
 
     #[test]

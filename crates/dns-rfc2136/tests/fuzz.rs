@@ -14,7 +14,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use acme_core::DnsProvider;
-use dns_rfc2136::{Rfc2136Config, Rfc2136Provider};
+use dns_rfc2136::{Config, Provider};
 use proptest::prelude::*;
 use tokio::net::UdpSocket;
 
@@ -101,13 +101,13 @@ async fn update_answered_with(reply: &Reply) -> Result<(), acme_core::Error> {
         let answer = reply.to_bytes(&buffer[..len]);
         socket.send_to(&answer, peer).await.expect("answer");
     });
-    let config: Rfc2136Config = serde_json::from_value(serde_json::json!({
+    let config: Config = serde_json::from_value(serde_json::json!({
         "nameserver": addr.to_string(),
         "tsig_key": "acme-key",
         "tsig_secret": SECRET,
     }))
     .expect("config");
-    let provider = Rfc2136Provider::new(config).expect("provider");
+    let provider = Provider::new(config).expect("provider");
     let outcome = tokio::time::timeout(
         Duration::from_secs(20),
         provider.set_txt("example.test", "_acme-challenge.www.example.test", "value"),

@@ -123,18 +123,48 @@ pub enum Error {
         /// How long was waited.
         waited: Duration,
     },
+    /// Adding or removing a value at a record failed: the record, and why.
+    #[error("TXT {fqdn}: {source}")]
+    Record {
+        /// The record's name.
+        fqdn: String,
+        /// What failed.
+        source: Box<Error>,
+    },
 }
 
 impl Error {
     /// Whether repeating the operation soon may succeed (network trouble, throttling, a
     /// change still pending); configuration and permission errors are not retryable.
     pub fn is_retryable(&self) -> bool {
-        matches!(
-            self,
-            Error::Api {
-                retryable: true,
-                ..
-            } | Error::NotInSync { .. }
-        )
+        match self {
+            Error::Record { source, .. } => source.is_retryable(),
+            other => matches!(
+                other,
+                Error::Api {
+                    retryable: true,
+                    ..
+                } | Error::NotInSync { .. }
+            ),
+        }
+    }
+}
+
+impl From<Error> for acme_core::Error {
+    fn from(err: Error) -> Self {
+        acme_core::Error::Dns {
+            provider: crate::provider::NAME.to_string(),
+            source: Box::new(err),
+        }
+    }
+}
+
+impl Error {
+    /// `err`, from a change of the TXT record `fqdn`, naming that record.
+    pub(crate) fn at_record(fqdn: &str, err: Error) -> Error {
+        Error::Record {
+            fqdn: fqdn.to_string(),
+            source: Box::new(err),
+        }
     }
 }

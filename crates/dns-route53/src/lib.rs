@@ -1,7 +1,7 @@
 //! The AWS Route53 DNS provider of acmekeep: adds and removes DNS-01 challenge TXT values in
 //! a Route53 hosted zone.
 //!
-//! [`Route53Provider`] implements [`acme_core::DnsProvider`]. `set_txt` reads the TXT record
+//! [`Provider`] implements [`acme_core::DnsProvider`]. `set_txt` reads the TXT record
 //! set at the name, UPSERTs it with the new value added to the ones already there (TTL
 //! [`acme_core::CHALLENGE_TTL`]) and waits until Route53 reports the change INSYNC
 //! (GetChange, at most [`Config::propagation_wait`]). `remove_txt` UPSERTs the values that
@@ -21,10 +21,10 @@
 //!
 //! ```no_run
 //! use acme_core::DnsProvider;
-//! use dns_route53::{Config, Route53Provider};
+//! use dns_route53::{Config, Provider};
 //!
 //! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
-//! let provider = Route53Provider::new(Config {
+//! let provider = Provider::new(Config {
 //!     hosted_zone_id: Some("Z0123456789ABCDEFGHIJ".into()),
 //!     ..Config::default()
 //! })?;
@@ -41,4 +41,4 @@ mod provider;
 
 pub use config::Config;
 pub use error::Error;
-pub use provider::Route53Provider;
+pub use provider::{NAME, Provider};

@@ -24,13 +24,16 @@ const MAX_POLL_INTERVAL: Duration = Duration::from_secs(8);
 /// The name credentials from the configuration carry in the SDK (shown in its debug logs).
 const CONFIG_CREDENTIALS_SOURCE: &str = "acmekeep-config";
 
+/// The provider kind, as the configuration and messages name it.
+pub const NAME: &str = "route53";
+
 /// A [`DnsProvider`] writing TXT records into AWS Route53.
 ///
 /// The AWS client is built on first use (loading profiles and the credential chain is
 /// asynchronous); hosted zone ids found by name are remembered. Changes to record sets are
 /// serialized within one provider, so a wildcard and its apex adding values to the same
 /// name at once do not overwrite each other.
-pub struct Route53Provider {
+pub struct Provider {
     hosted_zone_id: Option<String>,
     region: String,
     profile: Option<String>,
@@ -42,10 +45,10 @@ pub struct Route53Provider {
     changes: tokio::sync::Mutex<()>,
 }
 
-impl Route53Provider {
+impl Provider {
     /// Checks the configuration and reads the credential references; no AWS call is made
     /// until the first record is set.
-    pub fn new(config: Config) -> Result<Route53Provider, Error> {
+    pub fn new(config: Config) -> Result<Provider, Error> {
         let hosted_zone_id = match config.hosted_zone_id {
             Some(id) => {
                 let bare = bare_zone_id(id.trim());
@@ -133,7 +136,7 @@ impl Route53Provider {
                 reason: format!("{url:?} is not an http:// or https:// URL"),
             });
         }
-        Ok(Route53Provider {
+        Ok(Provider {
             hosted_zone_id,
             region: config.region,
             profile: config.profile,
@@ -344,7 +347,7 @@ impl Route53Provider {
     }
 }
 
-impl fmt::Debug for Route53Provider {
+impl fmt::Debug for Provider {
     /// The settings, without credentials or the SDK client (whose debug output would show
     /// the access key id).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -367,13 +370,15 @@ impl fmt::Debug for Route53Provider {
 }
 
 #[async_trait]
-impl DnsProvider for Route53Provider {
+impl DnsProvider for Provider {
     fn name(&self) -> &str {
-        "route53"
+        NAME
     }
 
     async fn set_txt(&self, zone: &str, fqdn: &str, value: &str) -> Result<(), acme_core::Error> {
-        self.add(zone, fqdn, value).await.map_err(dns_error)
+        self.add(zone, fqdn, value)
+            .await
+            .map_err(|e| Error::at_record(fqdn, e).into())
     }
 
     async fn remove_txt(
@@ -382,14 +387,9 @@ impl DnsProvider for Route53Provider {
         fqdn: &str,
         value: &str,
     ) -> Result<(), acme_core::Error> {
-        self.remove(zone, fqdn, value).await.map_err(dns_error)
-    }
-}
-
-fn dns_error(err: Error) -> acme_core::Error {
-    acme_core::Error::Dns {
-        provider: "route53".to_string(),
-        source: Box::new(err),
+        self.remove(zone, fqdn, value)
+            .await
+            .map_err(|e| Error::at_record(fqdn, e).into())
     }
 }
 
@@ -477,7 +477,7 @@ mod tests {
             ),
         ];
         for (config, expected) in cases {
-            let message = Route53Provider::new(config.clone())
+            let message = Provider::new(config.clone())
                 .expect_err(&format!("{config:?} must be refused"))
                 .to_string();
             assert!(
@@ -489,7 +489,7 @@ mod tests {
 
     #[test]
     fn inline_secrets_never_appear_in_debug_output() {
-        let provider = Route53Provider::new(config(|c| {
+        let provider = Provider::new(config(|c| {
             c.access_key_id = Some("AKIDEXAMPLE".into());
             c.secret_access_key = Some("wJalrXUtnFEMI-very-secret".into());
         }))
@@ -502,8 +502,8 @@ mod tests {
     #[test]
     fn hosted_zone_ids_are_accepted_with_or_without_their_prefix() {
         for id in ["Z0123456789ABCDEFGHIJ", "/hostedzone/Z0123456789ABCDEFGHIJ"] {
-            let provider = Route53Provider::new(config(|c| c.hosted_zone_id = Some(id.into())))
-                .expect("valid id");
+            let provider =
+                Provider::new(config(|c| c.hosted_zone_id = Some(id.into()))).expect("valid id");
             assert_eq!(
                 provider.hosted_zone_id.as_deref(),
                 Some("Z0123456789ABCDEFGHIJ")

@@ -43,6 +43,7 @@ mod cloudflare_fake;
 mod config;
 mod daemon;
 mod dig;
+pub mod dns_contract;
 mod fake_server;
 mod fault_proxy;
 mod faults;

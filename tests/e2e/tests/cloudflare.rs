@@ -2,15 +2,15 @@
 //! not the real service: records created and deleted, errors carrying Cloudflare's codes.
 
 use acme_core::DnsProvider;
-use dns_cloudflare::{CloudflareProvider, Config};
+use dns_cloudflare::{Config, Provider};
 use e2e::CloudflareFake;
 
 const TOKEN: &str = "cf-test-token";
 const ZONE: &str = "example.com";
 const NAME: &str = "_acme-challenge.example.com";
 
-fn provider(fake: &CloudflareFake, token: &str, zone_id: Option<&str>) -> CloudflareProvider {
-    CloudflareProvider::new(Config {
+fn provider(fake: &CloudflareFake, token: &str, zone_id: Option<&str>) -> Provider {
+    Provider::new(Config {
         api_token: token.to_string(),
         api_url: fake.api_url(),
         zone_id: zone_id.map(str::to_string),
@@ -19,7 +19,7 @@ fn provider(fake: &CloudflareFake, token: &str, zone_id: Option<&str>) -> Cloudf
     .expect("a valid Cloudflare config")
 }
 
-async fn two_values_round_trip(fake: &CloudflareFake, provider: &CloudflareProvider) {
+async fn two_values_round_trip(fake: &CloudflareFake, provider: &Provider) {
     provider
         .set_txt(ZONE, NAME, "first-value")
         .await
@@ -103,7 +103,7 @@ async fn a_wrong_token_names_the_permissions_and_cloudflares_error() {
     let message = err.to_string();
     assert_eq!(
         message,
-        "DNS provider cloudflare: the API token lacks Zone:DNS:Edit (and Zone:Zone:Read for lookup) \
+        "DNS provider cloudflare: TXT _acme-challenge.example.com: the API token lacks Zone:DNS:Edit (and Zone:Zone:Read for lookup) \
          on zone example.com, or is not valid (HTTP 403: code 10000: Authentication error)"
     );
     assert!(!message.contains("not-the-token"));
@@ -121,7 +121,7 @@ async fn an_unknown_zone_is_named_in_the_error() {
         .expect_err("an unknown zone fails");
     assert_eq!(
         err.to_string(),
-        "DNS provider cloudflare: zone example.org not found among the zones the API token can read \
+        "DNS provider cloudflare: TXT _acme-challenge.example.org: zone example.org not found among the zones the API token can read \
          (GET /zones?name= found nothing); check the name, or set zone_id"
     );
 }
@@ -138,7 +138,7 @@ async fn an_unknown_zone_id_is_named_with_cloudflares_error() {
         .expect_err("an unknown zone id fails");
     assert_eq!(
         err.to_string(),
-        "DNS provider cloudflare: zone example.com not found (zone_id 0123456789abcdef0123456789abcdef: \
+        "DNS provider cloudflare: TXT _acme-challenge.example.com: zone example.com not found (zone_id 0123456789abcdef0123456789abcdef: \
          code 7003: Could not route to /client/v4/zones/0123456789abcdef0123456789abcdef/dns_records, \
          perhaps your object identifier is invalid?; code 7000: No route for that URI)"
     );
@@ -156,7 +156,7 @@ async fn other_api_errors_carry_the_code_message_and_record_name() {
         .expect_err("a name outside the zone fails");
     assert_eq!(
         err.to_string(),
-        "DNS provider cloudflare: zone example.com: create TXT _acme-challenge.example.net: HTTP 400: \
+        "DNS provider cloudflare: TXT _acme-challenge.example.net: zone example.com: create TXT _acme-challenge.example.net: HTTP 400: \
          code 9005: Content for record name is invalid: it is not in the zone."
     );
 }

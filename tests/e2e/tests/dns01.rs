@@ -6,18 +6,18 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use acme_core::{Challenge, ChallengeKind, DnsProvider, Solver};
-use dns_rfc2136::{Rfc2136Config, Rfc2136Provider};
+use dns_rfc2136::{Config, Provider};
 use dns01::{Dns01Config, Dns01Solver, Placement};
 use e2e::{BIND_KEY, Bind, BindZone, TestDir};
 
 fn rfc2136(bind: &Bind) -> Arc<dyn DnsProvider> {
-    let config: Rfc2136Config = serde_json::from_value(serde_json::json!({
+    let config: Config = serde_json::from_value(serde_json::json!({
         "nameserver": bind.address().to_string(),
         "tsig_key": BIND_KEY,
         "tsig_secret": bind.secret(),
     }))
     .expect("valid config");
-    Arc::new(Rfc2136Provider::new(config).expect("provider"))
+    Arc::new(Provider::new(config).expect("provider"))
 }
 
 /// Asks `bind` for discovery and its port for the zones' authoritative servers.

@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use acme_core::DnsProvider;
-use dns_exec::{Config, ExecProvider};
+use dns_exec::{Config, Provider};
 use e2e::{TestDir, dig_txt, free_port, wait};
 
 const ZONE: &str = "example.test";
@@ -95,8 +95,8 @@ fn script(dir: &TestDir, name: &str, body: &str) -> String {
     path.to_string_lossy().into_owned()
 }
 
-fn provider(command: &str, timeout: Duration, env: &[(&str, &str)]) -> ExecProvider {
-    ExecProvider::new(Config {
+fn provider(command: &str, timeout: Duration, env: &[(&str, &str)]) -> Provider {
+    Provider::new(Config {
         command: command.to_string(),
         timeout,
         env: env

@@ -2,14 +2,14 @@
 //! say what to fix.
 
 use acme_core::DnsProvider;
-use dns_powerdns::{Config, PowerDnsProvider};
+use dns_powerdns::{Config, Provider};
 use e2e::{PowerDns, TestDir, free_port};
 
 const ZONE: &str = "example.test";
 const NAME: &str = "_acme-challenge.example.test";
 
-fn provider(api_url: &str, api_key: &str) -> PowerDnsProvider {
-    PowerDnsProvider::new(Config {
+fn provider(api_url: &str, api_key: &str) -> Provider {
+    Provider::new(Config {
         api_url: api_url.to_string(),
         api_key: api_key.to_string(),
         server_id: "localhost".to_string(),
@@ -99,7 +99,7 @@ async fn a_wrong_api_key_says_to_check_api_key_without_showing_it() {
     assert_eq!(
         message,
         format!(
-            "DNS provider powerdns: the API at {} refused the API key (HTTP 401); check api_key against api-key in pdns.conf",
+            "DNS provider powerdns: TXT _acme-challenge.example.test: the API at {} refused the API key (HTTP 401); check api_key against api-key in pdns.conf",
             pdns.api_url()
         )
     );
@@ -120,7 +120,7 @@ async fn an_unknown_zone_is_named_in_the_error() {
     assert_eq!(
         err.to_string(),
         format!(
-            "DNS provider powerdns: zone other.test. not found on server localhost at {}; create it in PowerDNS or fix the solver's zone",
+            "DNS provider powerdns: TXT _acme-challenge.other.test: zone other.test. not found on server localhost at {}; create it in PowerDNS or fix the solver's zone",
             pdns.api_url()
         )
     );
@@ -138,7 +138,7 @@ async fn an_unreachable_api_is_named_by_its_url() {
     let message = err.to_string();
     assert!(
         message.starts_with(&format!(
-            "DNS provider powerdns: cannot reach the API at {api_url}/api/v1/servers/localhost/zones/example.test.: "
+            "DNS provider powerdns: TXT _acme-challenge.example.test: cannot reach the API at {api_url}/api/v1/servers/localhost/zones/example.test.: "
         )),
         "{message}"
     );

@@ -2,21 +2,21 @@
 //! at a time, and every way the server says no becomes a message that says what to fix.
 
 use acme_core::DnsProvider;
-use dns_rfc2136::{Protocol, Rfc2136Config, Rfc2136Provider};
+use dns_rfc2136::{Config, Protocol, Provider};
 use e2e::{BIND_KEY, BIND_UNAUTHORIZED_KEY, Bind, BindZone, TestDir};
 
 const ZONE: &str = "example.test";
 const RECORD: &str = "_acme-challenge.www.example.test";
 
-fn provider(bind: &Bind, key: &str, secret: &str, protocol: Protocol) -> Rfc2136Provider {
-    let config: Rfc2136Config = serde_json::from_value(serde_json::json!({
+fn provider(bind: &Bind, key: &str, secret: &str, protocol: Protocol) -> Provider {
+    let config: Config = serde_json::from_value(serde_json::json!({
         "nameserver": bind.address().to_string(),
         "tsig_key": key,
         "tsig_secret": secret,
         "protocol": match protocol { Protocol::Udp => "udp", _ => "tcp" },
     }))
     .expect("valid config");
-    Rfc2136Provider::new(config).expect("provider")
+    Provider::new(config).expect("provider")
 }
 
 fn start() -> (TestDir, Bind) {
@@ -186,14 +186,14 @@ async fn a_record_outside_the_zone_is_rejected_before_sending() {
 #[tokio::test]
 async fn a_server_that_does_not_answer_is_named() {
     let port = e2e::free_port();
-    let config: Rfc2136Config = serde_json::from_value(serde_json::json!({
+    let config: Config = serde_json::from_value(serde_json::json!({
         "nameserver": format!("127.0.0.1:{port}"),
         "tsig_key": BIND_KEY,
         "tsig_secret": "c2VjcmV0",
         "protocol": "tcp",
     }))
     .expect("valid config");
-    let err = Rfc2136Provider::new(config)
+    let err = Provider::new(config)
         .expect("provider")
         .set_txt(ZONE, RECORD, "value")
         .await

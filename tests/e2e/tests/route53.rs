@@ -7,7 +7,7 @@
 use std::process::Command;
 
 use acme_core::{CHALLENGE_TTL, DnsProvider};
-use dns_route53::{Config, Route53Provider};
+use dns_route53::{Config, Provider};
 use e2e::{Moto, MotoTxtSet, TestDir};
 
 const ZONE: &str = "example.test";
@@ -19,7 +19,7 @@ const VALUE_B: &str = "9jg46WB3rR_AHD-EBXdN7cBkH1WOu0tA3M9fm21mqTI";
 const GET_CHANGE: &str = "GET /2013-04-01/change/";
 
 /// A provider for moto with dummy credentials, adjusted by `edit`.
-fn provider(moto: &Moto, edit: impl FnOnce(&mut Config)) -> Route53Provider {
+fn provider(moto: &Moto, edit: impl FnOnce(&mut Config)) -> Provider {
     let mut config = Config {
         access_key_id: Some("testing".into()),
         secret_access_key: Some("testing".into()),
@@ -27,7 +27,7 @@ fn provider(moto: &Moto, edit: impl FnOnce(&mut Config)) -> Route53Provider {
         ..Config::default()
     };
     edit(&mut config);
-    Route53Provider::new(config).expect("valid provider config")
+    Provider::new(config).expect("valid provider config")
 }
 
 fn txt(values: &[&str]) -> Option<MotoTxtSet> {
@@ -152,7 +152,7 @@ async fn zones_sharing_the_name_are_listed_and_hosted_zone_id_is_asked_for() {
     assert_eq!(
         message,
         format!(
-            "DNS provider route53: 2 Route53 hosted zones are named example.test.: \
+            "DNS provider route53: TXT _acme-challenge.example.test: 2 Route53 hosted zones are named example.test.: \
              {public} (public), {private} (private); set hosted_zone_id to the one to use"
         )
     );
@@ -175,7 +175,7 @@ async fn an_unknown_zone_is_named() {
 
     assert_eq!(
         message,
-        "DNS provider route53: no Route53 hosted zone named example.test. is visible to these \
+        "DNS provider route53: TXT _acme-challenge.example.test: no Route53 hosted zone named example.test. is visible to these \
          credentials: create it, or set hosted_zone_id if the zone has another name in Route53"
     );
 }
@@ -195,7 +195,7 @@ async fn an_unknown_hosted_zone_id_is_named() {
 
     assert_eq!(
         message,
-        "DNS provider route53: Route53 hosted zone ZNOSUCHZONE42 (hosted_zone_id) does not \
+        "DNS provider route53: TXT _acme-challenge.example.test: Route53 hosted zone ZNOSUCHZONE42 (hosted_zone_id) does not \
          exist (zone example.test)"
     );
 }
@@ -224,7 +224,7 @@ const NO_CREDENTIALS_CHILD: &str = "ACMEKEEP_TEST_ROUTE53_NO_CREDENTIALS_CHILD";
 #[tokio::test]
 async fn without_credentials_the_error_says_where_they_are_looked_for() {
     if std::env::var_os(NO_CREDENTIALS_CHILD).is_some() {
-        let route53 = Route53Provider::new(Config {
+        let route53 = Provider::new(Config {
             hosted_zone_id: Some("Z0123456789".into()),
             // Nothing listens here: the credentials are missing before any request.
             endpoint_url: Some("http://127.0.0.1:9".into()),
@@ -260,7 +260,7 @@ async fn without_credentials_the_error_says_where_they_are_looked_for() {
         String::from_utf8_lossy(&output.stderr)
     );
     for needle in [
-        "DNS provider route53: no AWS credentials found (",
+        "DNS provider route53: TXT _acme-challenge.example.test: no AWS credentials found (",
         "access_key_id / secret_access_key",
         "AWS_ACCESS_KEY_ID",
         "the profile default (or AWS_PROFILE) in ~/.aws/credentials and ~/.aws/config",
