@@ -7,6 +7,9 @@
 //! - [`Solver`] presents and cleans up one ACME [`Challenge`] type; [`DnsProvider`] is the
 //!   two-verb interface (`set_txt`, `remove_txt`) DNS-01 providers implement.
 //! - [`Sink`] stores a [`Bundle`] (certificate, chain, key) and loads back what is deployed.
+//! - Each of them reports its [`Health`] from one read-only look (the CA answers, the
+//!   credentials are accepted, the destination takes writes), for `check --online` and
+//!   `diagnose`.
 //! - [`KeyType`], [`build_csr`] and [`CertInfo`] generate keys, build CSRs and inspect
 //!   certificates; [`policy`] decides when a certificate is due.
 //!
@@ -29,6 +32,7 @@ mod dns;
 pub mod duration;
 mod error;
 mod fsutil;
+mod health;
 mod inspect;
 mod issuer;
 mod key;
@@ -49,6 +53,7 @@ pub use csr::build_csr;
 pub use dns::{CHALLENGE_TTL, DnsProvider};
 pub use error::{BoxError, Error};
 pub use fsutil::{ensure_private_dir, remove_atomic_leftovers, write_atomic};
+pub use health::{HEALTH_TIMEOUT, Health, HealthStatus};
 pub use inspect::{CertInfo, der_to_pem, split_pem_certificates};
 pub use issuer::{IssueRequest, IssuedChain, Issuer, RenewalWindow, RevocationReason};
 pub use key::{KeyType, PrivateKeyPem};

@@ -31,7 +31,7 @@ use retry::retrying;
 
 use crate::progress::with_progress;
 use crate::{
-    Challenge, ChallengeKind, Error, IssueRequest, IssuedChain, Issuer, RenewalWindow,
+    Challenge, ChallengeKind, Error, Health, IssueRequest, IssuedChain, Issuer, RenewalWindow,
     RevocationReason, Solver,
 };
 
@@ -389,6 +389,10 @@ impl Issuer for AcmeIssuer {
             }),
             Err(err) => Err(self.naming_directory(err)),
         }
+    }
+
+    async fn health(&self) -> Health {
+        directory::health(&self.store.directory, self.config.ca_bundle.as_deref()).await
     }
 }
 
