@@ -1,7 +1,7 @@
 //! Each component's `health()` against the real server (or, where none can be had, the
 //! local fake) the other tests use: a healthy answer, and the refusal or silence that makes
 //! `check --online` and `diagnose` report it, without the secret and without changing
-//! anything.
+//! anything; then `check --online` reporting them all.
 
 use acme_core::{DnsProvider, HealthStatus, Issuer};
 use dns_cloudflare::{CloudflareProvider, Config as CloudflareConfig};
@@ -9,8 +9,8 @@ use dns_powerdns::{Config as PowerDnsConfig, PowerDnsProvider};
 use dns_rfc2136::{Rfc2136Config, Rfc2136Provider};
 use dns_route53::{Config as Route53Config, Route53Provider};
 use e2e::{
-    BIND_KEY, Bind, BindZone, CloudflareFake, Moto, OpenBao, PowerDns, TestDir, VENAFI_ZONE,
-    VenafiFake, free_port,
+    BIND_KEY, Bind, BindZone, CloudflareFake, Moto, OpenBao, Pebble, PebbleOptions, PowerDns,
+    TestDir, VENAFI_ZONE, VenafiFake, free_port,
 };
 use issuer_vault::{VaultIssuer, VaultIssuerConfig};
 use issuer_venafi::{VenafiConfig, VenafiIssuer};
@@ -189,4 +189,142 @@ async fn venafi_health_is_any_answer_from_the_tpp_sdk_endpoint() {
         .health()
         .await;
     assert_eq!(health.status, HealthStatus::Unreachable, "{health}");
+}
+
+/// A configuration with an ACME issuer at `directory`, a Vault issuer, a local CA not
+/// created yet, a dns-01 solver through `bind` with `tsig_secret`, and one certificate per
+/// issuer, each with a files sink.
+fn several_issuers(
+    dir: &TestDir,
+    directory: &str,
+    ca_bundle: &str,
+    vault_url: &str,
+    bind: &Bind,
+    tsig_secret: &str,
+) -> String {
+    let out = dir.path().join("out");
+    format!(
+        r#"[daemon]
+state_dir = "{state}"
+
+[issuers.pebble]
+kind = "acme"
+directory = "{directory}"
+{ca_bundle}
+
+[issuers.vault]
+kind = "vault"
+url = "{vault_url}"
+path = "pki_int/sign/example-test"
+token = "{token}"
+
+[issuers.local]
+kind = "ca"
+generate = true
+
+[solvers.dns]
+kind = "dns-01"
+provider = "rfc2136"
+nameserver = "{addr}"
+tsig_key = "{BIND_KEY}"
+tsig_secret = "{tsig_secret}"
+nameservers = ["{addr}"]
+authoritative_port = {port}
+propagation_timeout = "10s"
+
+[certificates.web]
+domains = ["www.example.test"]
+issuer = "pebble"
+sinks = [{{ kind = "files", dir = "{out}/web" }}]
+
+[certificates.api]
+domains = ["api.example.test"]
+issuer = "vault"
+sinks = [{{ kind = "files", dir = "{out}/api" }}]
+
+[certificates.internal]
+domains = ["internal.example.test"]
+issuer = "local"
+sinks = [{{ kind = "files", dir = "{out}/internal" }}]
+"#,
+        state = dir.state_dir().display(),
+        token = OpenBao::ROOT_TOKEN,
+        addr = bind.address(),
+        port = bind.port(),
+        out = out.display(),
+    )
+}
+
+#[test]
+fn check_online_reports_every_issuer_sink_and_provider_and_passes_when_all_answer() {
+    let dir = TestDir::new();
+    let bind = Bind::start(&dir, &[BindZone::new(ZONE)]);
+    let pebble = Pebble::start(&dir, PebbleOptions::default());
+    let bao = OpenBao::start(&dir);
+    dir.write_config(&several_issuers(
+        &dir,
+        pebble.directory_url(),
+        &format!("ca_bundle = \"{}\"", pebble.ca_bundle().display()),
+        &bao.url(),
+        &bind,
+        bind.secret(),
+    ));
+
+    let run = dir.acmekeep(&["check", "--online"]);
+
+    run.assert_success();
+    for line in [
+        format!(
+            "issuers.pebble: OK ({}): answered with an ACME directory",
+            pebble.directory_url()
+        ),
+        format!("issuers.vault: OK ({}/v1/sys/health): active", bao.url()),
+        "issuers.local: not created yet".to_string(),
+        "certificates.api.sinks[0]: OK (files:".to_string(),
+        "certificates.internal.sinks[0]: OK (files:".to_string(),
+        "certificates.web.sinks[0]: OK (files:".to_string(),
+        format!(
+            "solvers.dns: provider rfc2136: OK ({} for zone {ZONE})",
+            bind.address()
+        ),
+        "solvers.dns: OK for api.example.test".to_string(),
+    ] {
+        run.assert_stdout_contains(&line);
+    }
+    assert!(!dir.path().join("out").exists(), "{run}");
+    assert!(!dir.state_dir().join("ca").exists(), "{run}");
+}
+
+#[test]
+fn check_online_names_an_unreachable_issuer_and_a_refused_dns_key_and_fails() {
+    let dir = TestDir::new();
+    let bind = Bind::start(&dir, &[BindZone::new(ZONE)]);
+    let bao = OpenBao::start(&dir);
+    let directory = format!("https://127.0.0.1:{}/dir", free_port());
+    let wrong = "c29tZSBvdGhlciBzZWNyZXQgb2YgMzIgYnl0ZXMhISE=";
+    dir.write_config(&several_issuers(
+        &dir,
+        &directory,
+        "",
+        &bao.url(),
+        &bind,
+        wrong,
+    ));
+
+    let run = dir.acmekeep(&["check", "--online"]);
+
+    run.assert_exit(1);
+    run.assert_stdout_contains(&format!("issuers.pebble: UNREACHABLE ({directory}): "))
+        .assert_stdout_contains("onnection refused")
+        .assert_stdout_contains(&format!(
+            "issuers.vault: OK ({}/v1/sys/health): active",
+            bao.url()
+        ))
+        .assert_stdout_contains(&format!(
+            "solvers.dns: provider rfc2136: REFUSED ({} for zone {ZONE}): ",
+            bind.address()
+        ))
+        .assert_stdout_contains("check tsig_key and tsig_secret")
+        .assert_stdout_contains("solvers.dns: FAILED for api.example.test");
+    assert!(!run.stdout().contains(wrong), "{run}");
 }
