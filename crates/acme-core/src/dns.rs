@@ -1,6 +1,6 @@
 use async_trait::async_trait;
 
-use crate::Error;
+use crate::{Error, Health};
 
 /// The TTL of challenge TXT records: short, so a value that changes is not cached long.
 pub const CHALLENGE_TTL: u32 = 60;
@@ -23,4 +23,15 @@ pub trait DnsProvider: Send + Sync {
     /// Removes only `value` from the TXT record set at `fqdn`; removing a value that is not
     /// there succeeds.
     async fn remove_txt(&self, zone: &str, fqdn: &str, value: &str) -> Result<(), Error>;
+
+    /// Proves, with a read-only call, that the provider's API answers and accepts the
+    /// credentials for `zone` (e.g. reading the zone). Never writes a record. The default,
+    /// for providers without such a call, says so: `check --online` still writes and
+    /// removes a throwaway record through the dns-01 probe.
+    async fn health(&self, zone: &str) -> Health {
+        Health::healthy(
+            format!("{} for zone {zone}", self.name()),
+            "no read-only call to make; the dns-01 probe tries a throwaway record",
+        )
+    }
 }

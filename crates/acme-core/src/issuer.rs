@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 use tokio_util::sync::CancellationToken;
 
-use crate::{Error, Solver};
+use crate::{Error, Health, Solver};
 
 /// What an issuer needs to sign one certificate.
 #[derive(Clone)]
@@ -142,6 +142,13 @@ pub trait Issuer: Send + Sync {
 
     /// Signs the request, proving control of the names first where the issuer requires it.
     async fn issue(&self, request: &IssueRequest) -> Result<IssuedChain, Error>;
+
+    /// Asks the issuer, read-only and within [`HEALTH_TIMEOUT`](crate::HEALTH_TIMEOUT), whether
+    /// it can sign now: the CA answers, its own certificate is valid. Never orders anything.
+    /// The default, for issuers with nothing to reach, says so.
+    async fn health(&self) -> Health {
+        Health::healthy(format!("issuer {}", self.name()), "nothing to reach")
+    }
 
     /// The CA's suggested renewal window for a certificate it issued, where it offers one.
     async fn renewal_window(&self, _cert_pem: &str) -> Result<Option<RenewalWindow>, Error> {

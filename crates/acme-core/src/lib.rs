@@ -8,6 +8,9 @@
 //! - [`Error`] is the one error of the lifecycle; [`Secret`] resolves `env:`/`file:`
 //!   references; [`KeyType`] and [`CertInfo`] name and inspect keys and certificates;
 //!   [`policy`] decides when a certificate is due.
+//! - Each of them reports its [`Health`] from one read-only look (the CA answers, the
+//!   credentials are accepted, the destination takes writes), for `check --online` and
+//!   `diagnose`.
 //!
 //! Two opt-in features add what needs crypto, so that a DNS provider or a sink that does not
 //! use them builds without a TLS stack or a key generator:
@@ -41,6 +44,7 @@ mod dns;
 pub mod duration;
 mod error;
 mod fsutil;
+mod health;
 mod inspect;
 mod issuer;
 mod key;
@@ -65,6 +69,7 @@ pub use csr::build_csr;
 pub use dns::{CHALLENGE_TTL, DnsProvider};
 pub use error::{BoxError, Error};
 pub use fsutil::{ensure_private_dir, remove_atomic_leftovers, write_atomic};
+pub use health::{HEALTH_TIMEOUT, Health, HealthStatus};
 pub use inspect::{CertInfo, der_to_pem, split_pem_certificates};
 pub use issuer::{IssueRequest, IssuedChain, Issuer, RenewalWindow, RevocationReason};
 pub use key::{KeyType, PrivateKeyPem};

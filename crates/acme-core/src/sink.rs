@@ -2,7 +2,7 @@ use std::path::PathBuf;
 
 use async_trait::async_trait;
 
-use crate::{Error, PrivateKeyPem};
+use crate::{Error, Health, PrivateKeyPem};
 
 /// One issued certificate with its key, as delivered to and read back from a sink.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -59,6 +59,17 @@ pub trait Sink: Send + Sync {
     /// configured ownership. An error here costs no order at the CA. The default checks nothing.
     async fn preflight(&self) -> Result<(), Error> {
         Ok(())
+    }
+
+    /// Checks, read-only, whether the sink could take a certificate now: the default runs
+    /// [`preflight`](Sink::preflight), which a sink overrides where that would create or
+    /// change something.
+    async fn health(&self) -> Health {
+        match self.preflight().await {
+            Ok(()) => Health::healthy(self.describe(), "accepts certificates"),
+            Err(Error::Sink { source, .. }) => Health::refused(self.describe(), source.to_string()),
+            Err(err) => Health::refused(self.describe(), err.to_string()),
+        }
     }
 
     /// Delivers a new certificate and key.

@@ -1,7 +1,11 @@
 //! `acmekeep check`: every validation the run makes, without network and without writing;
-//! with `--online`, try every dns-01 solver for real.
+//! with `--online`, ask every component for its health and try every dns-01 solver for real.
 
+use std::future::Future;
 use std::path::Path;
+use std::pin::Pin;
+
+use acme_core::Health;
 
 use crate::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 use configuration::{Components, GeneratedCa};
@@ -9,7 +13,8 @@ use configuration::{Config, ConfigError};
 
 /// Loads the file, builds every component the way the run does (creating nothing), prints
 /// every problem found (exit 2) or a summary and the warnings about settings that will not
-/// do what they say; with `online`, then probes the dns-01 solvers.
+/// do what they say; with `online`, then asks every component for its health and probes the
+/// dns-01 solvers.
 pub async fn run(path: &Path, online: bool) -> u8 {
     let (config, mut problems) = match configuration::load_with_problems(path) {
         Ok(loaded) => loaded,
@@ -44,11 +49,49 @@ pub async fn run(path: &Path, online: bool) -> u8 {
         config.issuers.len(),
         config.solvers.len()
     );
-    if online {
-        probe(&config, &components).await
-    } else {
-        EXIT_OK
+    if !online {
+        return EXIT_OK;
     }
+    let healthy = health(&config, &components).await;
+    let probed = probe(&config, &components).await;
+    if healthy { probed } else { EXIT_FAILED }
+}
+
+/// `check --online`: asks every issuer, every certificate's sinks and the DNS provider of
+/// every dns-01 solver for its health, all at once (each a read-only call of at most a few
+/// seconds), and prints one line each in configured order; false when one cannot work now.
+async fn health(config: &Config, components: &Components) -> bool {
+    type Asked<'a> = Pin<Box<dyn Future<Output = Health> + Send + 'a>>;
+    let mut asked: Vec<(String, Asked<'_>)> = Vec::new();
+    for name in config.issuers.keys() {
+        match components.issuers.get(name) {
+            Some(issuer) => asked.push((format!("issuers.{name}"), issuer.health())),
+            None => println!(
+                "issuers.{name}: not created yet; the first `acmekeep --issue` or `acmekeep run` creates it"
+            ),
+        }
+    }
+    for (cert, sinks) in &components.sinks {
+        for (i, sink) in sinks.iter().enumerate() {
+            asked.push((format!("certificates.{cert}.sinks[{i}]"), sink.health()));
+        }
+    }
+    for (name, solver) in &components.dns_solvers {
+        if let Some(identifier) = probe_name(config, name) {
+            let label = format!("solvers.{name}: provider {}", solver.provider_name());
+            asked.push((
+                label,
+                Box::pin(async move { solver.health(&identifier).await }),
+            ));
+        }
+    }
+    let (labels, checks): (Vec<String>, Vec<Asked<'_>>) = asked.into_iter().unzip();
+    let mut healthy = true;
+    for (label, health) in labels.iter().zip(futures::future::join_all(checks).await) {
+        healthy &= health.is_usable();
+        println!("{label}: {health}");
+    }
+    healthy
 }
 
 /// `check --online`: for each dns-01 solver, writes a throwaway TXT value for a name it

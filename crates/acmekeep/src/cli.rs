@@ -45,7 +45,8 @@ pub struct Cli {
 pub enum Command {
     /// Validate the configuration file and report every problem in it.
     Check {
-        /// Also try each dns-01 solver for real: write, wait for and remove a throwaway TXT record.
+        /// Also ask every issuer, sink and DNS provider whether it can work now (read-only), and
+        /// try each dns-01 solver for real: write, wait for and remove a throwaway TXT record.
         #[arg(long)]
         online: bool,
     },

@@ -4,32 +4,39 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, SystemTime};
 
-use acme_core::CertInfo;
+use acme_core::{Health, HealthStatus};
 use issuer_ca::CaIssuer;
 
-use crate::net::{chain, https_client};
 use crate::report::Issue;
-use configuration::{Config, IssuerConfig};
+use configuration::{Components, Config, IssuerConfig};
 use state::{LastResult, Store};
 
 /// A clock further than this from the CA's is worth a warning.
 const MAX_CLOCK_SKEW: Duration = Duration::from_secs(60);
-/// A local CA closer than this to its own expiry is worth a warning.
-const CA_EXPIRY_WARNING: Duration = Duration::from_secs(30 * 24 * 3600);
 /// Failures in a row from which a failing issuance is called repeated.
 const REPEATED_FAILURES: u32 = 3;
 
-/// Checks every issuer the `selected` certificates use, each once, all at once; the
-/// findings are keyed by issuer name.
-pub async fn check_issuers(config: &Config, selected: &[String]) -> BTreeMap<String, Vec<Issue>> {
+/// Asks every issuer the `selected` certificates use for its health, each once, all at
+/// once; the findings are keyed by issuer name.
+pub async fn check_issuers(
+    config: &Config,
+    components: &Components,
+    selected: &[String],
+) -> BTreeMap<String, Vec<Issue>> {
     let used: BTreeSet<&String> = selected
         .iter()
         .filter_map(|name| config.certificates.get(name))
         .map(|cert| &cert.issuer)
         .collect();
-    let checks = used.into_iter().filter_map(|name| {
-        let issuer = config.issuers.get(name)?;
-        Some(async move { (name.clone(), check_issuer(config, name, issuer).await) })
+    let checks = used.into_iter().map(|name| async move {
+        let issues = match components.issuers.get(name) {
+            Some(issuer) => health_issues(name, &issuer.health().await, SystemTime::now()),
+            None => config
+                .issuers
+                .get(name)
+                .map_or_else(Vec::new, |issuer| not_built(config, name, issuer)),
+        };
+        (name.clone(), issues)
     });
     futures::future::join_all(checks)
         .await
@@ -37,124 +44,60 @@ pub async fn check_issuers(config: &Config, selected: &[String]) -> BTreeMap<Str
         .collect()
 }
 
-async fn check_issuer(config: &Config, name: &str, issuer: &IssuerConfig) -> Vec<Issue> {
-    match issuer {
-        IssuerConfig::Acme(acme) => {
-            let url = match issuer_acme::resolve_directory(&acme.directory) {
-                Ok(url) => url,
-                Err(err) => return vec![unreachable(name, &acme.directory, err)],
-            };
-            let client = match https_client(acme.ca_bundle.as_deref()) {
-                Ok(client) => client,
-                Err(err) => return vec![unreachable(name, &url, err)],
-            };
-            let response = match client.get(&url).send().await {
-                Ok(response) => response,
-                Err(err) => return vec![unreachable(name, &url, chain(&err))],
-            };
-            let status = response.status();
-            let date = response
-                .headers()
-                .get(reqwest::header::DATE)
-                .and_then(|d| d.to_str().ok())
-                .and_then(httpdate_to_system_time);
-            let body = response.text().await.unwrap_or_default();
-            if !status.is_success() || !body.contains("newOrder") {
-                return vec![unreachable(
-                    name,
-                    &url,
-                    format!("it answered HTTP {status} without an ACME directory (no newOrder)"),
-                )];
-            }
-            date.and_then(|date| clock_skew(name, date, SystemTime::now()))
-                .into_iter()
-                .collect()
-        }
-        IssuerConfig::Vault(vault) => {
-            let url = format!("{}/v1/sys/health", vault.url.trim_end_matches('/'));
-            let client = match https_client(vault.ca_bundle.as_deref()) {
-                Ok(client) => client,
-                Err(err) => return vec![unreachable(name, &url, err)],
-            };
-            match client.get(&url).send().await {
-                Err(err) => vec![unreachable(name, &url, chain(&err))],
-                // 200 active, 429 standby, 472/473 performance standby: all can sign.
-                Ok(response) if [200, 429, 472, 473].contains(&response.status().as_u16()) => {
-                    Vec::new()
-                }
-                Ok(response) => vec![unreachable(
-                    name,
-                    &url,
-                    match response.status().as_u16() {
-                        503 => "Vault is sealed (HTTP 503): unseal it".to_string(),
-                        501 => "Vault is not initialized (HTTP 501)".to_string(),
-                        other => format!("health check answered HTTP {other}"),
-                    },
-                )],
-            }
-        }
-        IssuerConfig::Venafi(venafi) => {
-            let base = venafi.url.trim_end_matches('/').trim_end_matches("/vedsdk");
-            let url = format!("{base}/vedsdk/");
-            let client = match https_client(venafi.ca_bundle.as_deref()) {
-                Ok(client) => client,
-                Err(err) => return vec![unreachable(name, &url, err)],
-            };
-            // Any HTTP answer proves the server is there; credentials show in the last attempt.
-            match client.get(&url).send().await {
-                Ok(_) => Vec::new(),
-                Err(err) => vec![unreachable(name, &url, chain(&err))],
-            }
-        }
-        IssuerConfig::Ca(ca) => {
-            let built = match CaIssuer::open(name.to_string(), ca.clone(), &config.daemon.state_dir)
-            {
-                Err(err @ issuer_ca::Error::NotCreated { .. }) => {
-                    return vec![Issue::warning(
-                        "issuer-ca-not-created",
-                        format!("issuer {name}: {err}"),
-                        "nothing was issued from it yet; diagnose never creates it",
-                        "acmekeep --issue (or start acmekeep run) as the user the daemon runs as"
-                            .to_string(),
-                    )];
-                }
-                built => built.map_err(|e| e.to_string()).and_then(|issuer| {
-                    CertInfo::from_pem(issuer.ca_pem()).map_err(|e| e.to_string())
-                }),
-            };
-            let info = match built {
-                Ok(info) => info,
-                Err(err) => return vec![unreachable(name, "the CA certificate", err)],
-            };
-            let now = SystemTime::now();
-            let check_first = format!(
-                "openssl x509 -noout -subject -dates -in <issuers.{name}.cert>; rotate the CA (issuers.md, \"CA rotation\")"
-            );
-            if info.not_after <= now {
-                vec![Issue::error(
-                    "issuer-ca-expired",
-                    format!(
-                        "issuer {name}: the CA certificate expired at {}",
-                        humantime::format_rfc3339_seconds(info.not_after)
-                    ),
-                    "the local CA was not rotated in time; certificates it signs are not trusted",
-                    check_first,
-                )]
-            } else if info.not_after < now + CA_EXPIRY_WARNING {
-                vec![Issue::warning(
-                    "issuer-ca-expiring",
-                    format!(
-                        "issuer {name}: the CA certificate expires at {}",
-                        humantime::format_rfc3339_seconds(info.not_after)
-                    ),
-                    "the local CA is near its end; issued certificates are capped at its expiry",
-                    check_first,
-                )]
-            } else {
-                Vec::new()
-            }
-        }
+/// An issuer the components leave out: a `generate = true` CA that is not created yet.
+fn not_built(config: &Config, name: &str, issuer: &IssuerConfig) -> Vec<Issue> {
+    let IssuerConfig::Ca(ca) = issuer else {
+        return Vec::new();
+    };
+    match CaIssuer::open(name.to_string(), ca.clone(), &config.daemon.state_dir) {
+        Err(err @ issuer_ca::Error::NotCreated { .. }) => vec![Issue::warning(
+            "issuer-ca-not-created",
+            format!("issuer {name}: {err}"),
+            "nothing was issued from it yet; diagnose never creates it",
+            "acmekeep --issue (or start acmekeep run) as the user the daemon runs as".to_string(),
+        )],
+        Err(err) => vec![unreachable(name, "the CA certificate", err.to_string())],
+        Ok(_) => Vec::new(),
     }
+}
+
+/// The findings of issuer `name`'s health at `now`: not answering, an expired or expiring
+/// CA certificate, a clock apart from the issuer's.
+fn health_issues(name: &str, health: &Health, now: SystemTime) -> Vec<Issue> {
+    let check_first = || {
+        format!(
+            "openssl x509 -noout -subject -dates -in <issuers.{name}.cert>; rotate the CA (issuers.md, \"CA rotation\")"
+        )
+    };
+    let at = || {
+        health.valid_until.map_or(String::new(), |t| {
+            humantime::format_rfc3339_seconds(t).to_string()
+        })
+    };
+    match health.status {
+        HealthStatus::Healthy => Vec::new(),
+        HealthStatus::Expiring => vec![Issue::warning(
+            "issuer-ca-expiring",
+            format!("issuer {name}: the CA certificate expires at {}", at()),
+            "the local CA is near its end; issued certificates are capped at its expiry",
+            check_first(),
+        )],
+        HealthStatus::Expired => vec![Issue::error(
+            "issuer-ca-expired",
+            format!("issuer {name}: the CA certificate expired at {}", at()),
+            "the local CA was not rotated in time; certificates it signs are not trusted",
+            check_first(),
+        )],
+        _ => vec![unreachable(name, &health.endpoint, health.detail.clone())],
+    }
+    .into_iter()
+    .chain(
+        health
+            .server_date
+            .filter(|_| health.is_usable())
+            .and_then(|date| clock_skew(name, date, now)),
+    )
+    .collect()
 }
 
 fn unreachable(issuer: &str, url: &str, reason: String) -> Issue {
@@ -184,28 +127,6 @@ fn clock_skew(issuer: &str, ca_date: SystemTime, now: SystemTime) -> Option<Issu
             "timedatectl status; chronyc tracking".to_string(),
         )
     })
-}
-
-/// An HTTP date (`Sun, 06 Nov 1994 08:49:37 GMT`).
-fn httpdate_to_system_time(text: &str) -> Option<SystemTime> {
-    humantime::parse_rfc3339(&imf_fixdate_to_rfc3339(text)?).ok()
-}
-
-/// `Sun, 06 Nov 1994 08:49:37 GMT` → `1994-11-06T08:49:37Z`.
-fn imf_fixdate_to_rfc3339(text: &str) -> Option<String> {
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let mut parts = text.split_whitespace().skip(1);
-    let (day, month, year, time, zone) = (
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-    );
-    let month = MONTHS.iter().position(|m| *m == month)? + 1;
-    (zone == "GMT").then(|| format!("{year}-{month:02}-{day:0>2}T{time}Z"))
 }
 
 /// The last attempt's outcome, from the state record: a failure classified by the CA's
@@ -375,18 +296,50 @@ mod tests {
     }
 
     #[test]
-    fn http_dates_are_read_and_skew_beyond_a_minute_is_a_warning() {
-        let date = httpdate_to_system_time("Sun, 06 Nov 1994 08:49:37 GMT").expect("date");
-        assert_eq!(
-            humantime::format_rfc3339_seconds(date).to_string(),
-            "1994-11-06T08:49:37Z"
-        );
+    fn skew_beyond_a_minute_is_a_warning() {
+        let date = humantime::parse_rfc3339("1994-11-06T08:49:37Z").expect("date");
         assert!(clock_skew("le", date, date + Duration::from_secs(59)).is_none());
         let issue = clock_skew("le", date, date - Duration::from_secs(120)).expect("skew");
         assert_eq!(
             issue.symptom,
             "this machine's clock is 120s behind the clock of issuer le"
         );
-        assert!(httpdate_to_system_time("yesterday").is_none());
+    }
+
+    #[test]
+    fn an_issuers_health_becomes_its_findings() {
+        let now = humantime::parse_rfc3339("2026-01-01T00:00:00Z").expect("now");
+        let checks = |health: &Health| -> Vec<&'static str> {
+            health_issues("le", health, now)
+                .iter()
+                .map(|issue| issue.check)
+                .collect()
+        };
+        let answered = Health::healthy("https://ca/dir", "answered");
+        assert!(checks(&answered).is_empty());
+        let skewed = answered.with_server_date(Some(now - Duration::from_secs(120)));
+        assert_eq!(checks(&skewed), ["clock-skew"]);
+
+        let sealed = Health::unreachable(
+            "https://v/v1/sys/health",
+            "Vault is sealed (HTTP 503): unseal it",
+        )
+        .with_server_date(Some(now - Duration::from_secs(120)));
+        let issues = health_issues("vault", &sealed, now);
+        assert_eq!(issues.len(), 1);
+        assert_eq!(
+            issues[0].symptom,
+            "issuer vault does not answer at https://v/v1/sys/health: Vault is sealed (HTTP 503): unseal it"
+        );
+
+        let day = Duration::from_secs(86_400);
+        let expiring = Health::by_expiry("the CA certificate", now + 10 * day, 30 * day, now);
+        assert_eq!(checks(&expiring), ["issuer-ca-expiring"]);
+        assert_eq!(
+            health_issues("internal", &expiring, now)[0].symptom,
+            "issuer internal: the CA certificate expires at 2026-01-11T00:00:00Z"
+        );
+        let expired = Health::by_expiry("the CA certificate", now - day, 30 * day, now);
+        assert_eq!(checks(&expired), ["issuer-ca-expired"]);
     }
 }

@@ -6,8 +6,9 @@
 //! [`diagnose`] runs the checks of the selected certificates with the given [`Options`] and
 //! returns a [`Report`]: its findings per certificate, each of a [`Severity`]. The checks,
 //! one private module per group:
-//! - issuance: the issuer answers (ACME directory, Vault health, Venafi, local CA), its
-//!   clock, and the last attempt's error from the state record, classified;
+//! - issuance: the issuer answers (its own `health()`: ACME directory, Vault health,
+//!   Venafi, local CA), its clock, and the last attempt's error from the state record,
+//!   classified;
 //! - http01: the challenge URL is reachable through the public path;
 //! - dns01: zone, CNAME delegation, provider credentials and propagation;
 //! - served: what each name's endpoint serves against what the sinks hold;

@@ -1,7 +1,6 @@
 //! Name resolution and HTTP for the checks: every call is bounded in time.
 
 use std::net::{IpAddr, SocketAddr};
-use std::path::Path;
 use std::time::Duration;
 
 use hickory_resolver::config::{NameServerConfig, ResolverConfig};
@@ -70,16 +69,6 @@ impl Resolver {
             Err(_) => Err(format!("no answer within {}s", RESOLVE_TIMEOUT.as_secs())),
         }
     }
-}
-
-/// An HTTPS client that trusts the system roots plus `ca_bundle`, with a short timeout.
-pub fn https_client(ca_bundle: Option<&Path>) -> Result<reqwest::Client, String> {
-    let tls = acme_core::tls_client_config(ca_bundle).map_err(|e| e.to_string())?;
-    reqwest::Client::builder()
-        .use_preconfigured_tls(tls)
-        .timeout(REQUEST_TIMEOUT)
-        .build()
-        .map_err(|e| format!("building the HTTP client: {e}"))
 }
 
 /// An error with its causes, so "connection refused" is seen.

@@ -158,7 +158,7 @@ pub async fn diagnose(config: &Config, components: &Components, options: &Option
     let roots = &options.roots;
 
     // Issuers and HTTP-01 listeners are shared between certificates: checked once each.
-    let issuers = issuance::check_issuers(config, &selected).await;
+    let issuers = issuance::check_issuers(config, components, &selected).await;
     let http = if options.probe {
         http01::probe(config, &selected, &resolver, options.http_port).await
     } else {

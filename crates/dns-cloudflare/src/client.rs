@@ -133,6 +133,11 @@ impl Client {
         })
     }
 
+    /// The API base URL, for messages.
+    pub(crate) fn base_url(&self) -> &str {
+        self.api.base_url()
+    }
+
     /// The zones named `zone` that the token can read.
     pub(crate) async fn zones_named(&self, zone: &str) -> Outcome<Vec<Zone>> {
         let url = format!("{}/zones", self.api.base_url());

@@ -1,6 +1,6 @@
 use std::collections::HashMap;
 
-use acme_core::{CHALLENGE_TTL, DnsProvider};
+use acme_core::{CHALLENGE_TTL, DnsProvider, HEALTH_TIMEOUT, Health};
 use async_trait::async_trait;
 use tokio::sync::Mutex;
 
@@ -175,6 +175,31 @@ impl DnsProvider for Provider {
         self.remove(zone, fqdn, value)
             .await
             .map_err(|e| Error::at_record(fqdn, e).into())
+    }
+
+    /// Finds the zone and lists its apex TXT records (`GET /zones`, `GET dns_records`):
+    /// proves the token and its read access, without changing anything.
+    async fn health(&self, zone: &str) -> Health {
+        let endpoint = format!("{} for zone {zone}", self.client.base_url());
+        let read = async {
+            let zone_id = self.zone_id(zone).await?;
+            self.client
+                .list_txt(&zone_id, zone)
+                .await?
+                .map_err(|failure| self.zone_error(zone, failure, format!("list TXT {zone}")))?;
+            Ok::<_, Error>(zone_id)
+        };
+        match tokio::time::timeout(HEALTH_TIMEOUT, read).await {
+            Ok(Ok(zone_id)) => {
+                Health::healthy(endpoint, format!("the token may read zone {zone_id}"))
+            }
+            Ok(Err(err @ Error::Network { .. })) => Health::unreachable(endpoint, err.to_string()),
+            Ok(Err(err)) => Health::refused(endpoint, err.to_string()),
+            Err(_) => Health::unreachable(
+                endpoint,
+                format!("no answer within {}s", HEALTH_TIMEOUT.as_secs()),
+            ),
+        }
     }
 }
 

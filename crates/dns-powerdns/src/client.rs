@@ -63,6 +63,11 @@ impl Client {
         })
     }
 
+    /// The API base URL, for messages.
+    pub(crate) fn base_url(&self) -> &str {
+        self.api.base_url()
+    }
+
     fn zone_url(&self, zone: &str) -> String {
         format!(
             "{}/api/v1/servers/{}/zones/{zone}",

@@ -1,4 +1,4 @@
-use acme_core::{CHALLENGE_TTL, DnsProvider};
+use acme_core::{CHALLENGE_TTL, DnsProvider, HEALTH_TIMEOUT, Health};
 use async_trait::async_trait;
 use tokio::sync::Mutex;
 
@@ -144,6 +144,21 @@ impl DnsProvider for Provider {
         self.remove(zone, fqdn, value)
             .await
             .map_err(|e| Error::at_record(fqdn, e).into())
+    }
+
+    /// Reads the zone's apex TXT set: proves the API answers, takes the key and serves the zone.
+    async fn health(&self, zone: &str) -> Health {
+        let endpoint = format!("{} for zone {zone}", self.client.base_url());
+        let zone = absolute(zone);
+        match tokio::time::timeout(HEALTH_TIMEOUT, self.client.txt_records(&zone, &zone)).await {
+            Ok(Ok(_)) => Health::healthy(endpoint, "the API key may read the zone"),
+            Ok(Err(err @ Error::Network { .. })) => Health::unreachable(endpoint, err.to_string()),
+            Ok(Err(err)) => Health::refused(endpoint, err.to_string()),
+            Err(_) => Health::unreachable(
+                endpoint,
+                format!("no answer within {}s", HEALTH_TIMEOUT.as_secs()),
+            ),
+        }
     }
 }
 

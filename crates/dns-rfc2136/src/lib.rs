@@ -30,6 +30,7 @@ mod config;
 mod error;
 mod update;
 
+use acme_core::Health;
 use async_trait::async_trait;
 use base64::Engine;
 use hickory_proto::rr::{Name, TSigner};
@@ -130,6 +131,23 @@ impl acme_core::DnsProvider for Provider {
         value: &str,
     ) -> Result<(), acme_core::Error> {
         self.update(Change::Delete, zone, fqdn, value).await
+    }
+
+    /// A TSIG-signed SOA query for `zone`: proves the server answers, knows the key and
+    /// accepts the secret (whether the key may update the zone shows only in an update).
+    async fn health(&self, zone: &str) -> Health {
+        let endpoint = format!("{} for zone {zone}", self.client.server);
+        match self.client.check_key(zone).await {
+            Ok(()) => Health::healthy(
+                endpoint,
+                format!(
+                    "answered a query signed with key {:?}",
+                    self.client.key_name
+                ),
+            ),
+            Err(err @ Error::Transport { .. }) => Health::unreachable(endpoint, err.to_string()),
+            Err(err) => Health::refused(endpoint, err.to_string()),
+        }
     }
 }
 

@@ -8,10 +8,10 @@
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use hickory_proto::op::{Message, ResponseCode, update_message};
+use hickory_proto::op::{Message, Query, ResponseCode, update_message};
 use hickory_proto::rr::rdata::TXT;
 use hickory_proto::rr::rdata::tsig::TsigError;
-use hickory_proto::rr::{Name, RData, Record, RecordSet, TSigner};
+use hickory_proto::rr::{Name, RData, Record, RecordSet, RecordType, TSigVerifier, TSigner};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 
@@ -70,6 +70,63 @@ impl UpdateClient {
             Change::Append => update_message::append(rrset, zone_name, false, false),
             Change::Delete => update_message::delete_by_rdata(rrset, zone_name, false),
         };
+        let (reply, reply_bytes, verifier) = self.exchange_signed(&mut message, zone).await?;
+        match reply.response_code {
+            ResponseCode::NoError => self.verify(zone, verifier, &reply_bytes),
+            ResponseCode::NotAuth
+            | ResponseCode::BADSIG
+            | ResponseCode::BADKEY
+            | ResponseCode::BADTIME => Err(self.not_auth(zone, &reply)),
+            ResponseCode::Refused => Err(Error::Refused {
+                server: self.server,
+                zone: zone.to_string(),
+                key: self.key_name.clone(),
+            }),
+            other => Err(Error::Rejected {
+                server: self.server,
+                zone: zone.to_string(),
+                fqdn: fqdn.to_string(),
+                rcode: other.to_str().to_string(),
+            }),
+        }
+    }
+
+    /// Asks for the SOA of `zone` in a TSIG-signed query: a NOERROR answer signed by the
+    /// server proves that it knows the key and that the secret is right, and changes nothing.
+    pub(crate) async fn check_key(&self, zone: &str) -> Result<(), Error> {
+        let zone_name = Name::from_ascii(format!("{zone}.")).map_err(|e| Error::Name {
+            zone: zone.to_string(),
+            fqdn: zone.to_string(),
+            reason: format!("invalid zone name: {e}"),
+        })?;
+        let mut message = Message::query();
+        message.metadata.recursion_desired = false;
+        message.add_query(Query::query(zone_name, RecordType::SOA));
+        let (reply, reply_bytes, verifier) = self.exchange_signed(&mut message, zone).await?;
+        match reply.response_code {
+            ResponseCode::NoError => self.verify(zone, verifier, &reply_bytes),
+            ResponseCode::NotAuth
+            | ResponseCode::BADSIG
+            | ResponseCode::BADKEY
+            | ResponseCode::BADTIME => Err(self.not_auth(zone, &reply)),
+            other => Err(Error::Transport {
+                server: self.server,
+                zone: zone.to_string(),
+                reason: format!(
+                    "the signed SOA query was answered {}: is the server authoritative for the zone?",
+                    other.to_str()
+                ),
+            }),
+        }
+    }
+
+    /// Signs `message`, sends it and reads the reply, keeping its bytes and the verifier
+    /// of its signature.
+    async fn exchange_signed(
+        &self,
+        message: &mut Message,
+        zone: &str,
+    ) -> Result<(Message, Vec<u8>, Option<TSigVerifier>), Error> {
         let transport = |reason: String| Error::Transport {
             server: self.server,
             zone: zone.to_string(),
@@ -91,36 +148,32 @@ impl UpdateClient {
             .map_err(transport)?;
         let reply = Message::from_vec(&reply_bytes)
             .map_err(|e| transport(format!("malformed reply: {e}")))?;
-        match reply.response_code {
-            ResponseCode::NoError => {
-                let Some(mut verifier) = verifier else {
-                    return Err(transport("the update could not be signed".into()));
-                };
-                verifier
-                    .verify(&reply_bytes)
-                    .map_err(|e| Error::UnverifiedReply {
-                        server: self.server,
-                        zone: zone.to_string(),
-                        reason: e.to_string(),
-                    })?;
-                Ok(())
-            }
-            ResponseCode::NotAuth
-            | ResponseCode::BADSIG
-            | ResponseCode::BADKEY
-            | ResponseCode::BADTIME => Err(self.not_auth(zone, &reply)),
-            ResponseCode::Refused => Err(Error::Refused {
+        Ok((reply, reply_bytes, verifier))
+    }
+
+    /// Checks the TSIG signature of a NOERROR reply: an unsigned or forged one may not come
+    /// from the server.
+    fn verify(
+        &self,
+        zone: &str,
+        verifier: Option<TSigVerifier>,
+        reply_bytes: &[u8],
+    ) -> Result<(), Error> {
+        let Some(mut verifier) = verifier else {
+            return Err(Error::Transport {
                 server: self.server,
                 zone: zone.to_string(),
-                key: self.key_name.clone(),
-            }),
-            other => Err(Error::Rejected {
+                reason: "the update could not be signed".into(),
+            });
+        };
+        verifier
+            .verify(reply_bytes)
+            .map_err(|e| Error::UnverifiedReply {
                 server: self.server,
                 zone: zone.to_string(),
-                fqdn: fqdn.to_string(),
-                rcode: other.to_str().to_string(),
-            }),
-        }
+                reason: e.to_string(),
+            })?;
+        Ok(())
     }
 
     /// Tells a TSIG failure (the error in the reply's TSIG record) from a server that is not

@@ -3,7 +3,7 @@ use std::fmt;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-use acme_core::{CHALLENGE_TTL, DnsProvider, Secret};
+use acme_core::{CHALLENGE_TTL, DnsProvider, HEALTH_TIMEOUT, Health, Secret};
 use async_trait::async_trait;
 use aws_config::{BehaviorVersion, Region};
 use aws_sdk_route53::config::{Credentials, ProvideCredentials};
@@ -390,6 +390,38 @@ impl DnsProvider for Provider {
         self.remove(zone, fqdn, value)
             .await
             .map_err(|e| Error::at_record(fqdn, e).into())
+    }
+
+    /// Finds the hosted zone and lists its apex TXT set (`ListHostedZonesByName`,
+    /// `ListResourceRecordSets`): proves the credentials and the read permissions an update
+    /// needs, without changing anything.
+    async fn health(&self, zone: &str) -> Health {
+        let endpoint = format!(
+            "Route53 ({}) for zone {zone}",
+            self.endpoint_url.as_deref().unwrap_or("AWS")
+        );
+        let read = async {
+            let api = self.api().await?;
+            let zone_id = self.zone_id(api, zone).await?;
+            let ctx = Context {
+                zone,
+                zone_id: &zone_id,
+                subject: zone,
+            };
+            api.txt_set(zone, ctx).await.map(|_| zone_id)
+        };
+        match tokio::time::timeout(HEALTH_TIMEOUT, read).await {
+            Ok(Ok(zone_id)) => Health::healthy(
+                endpoint,
+                format!("the credentials may read hosted zone {zone_id}"),
+            ),
+            Ok(Err(err)) if err.is_retryable() => Health::unreachable(endpoint, err.to_string()),
+            Ok(Err(err)) => Health::refused(endpoint, err.to_string()),
+            Err(_) => Health::unreachable(
+                endpoint,
+                format!("no answer within {}s", HEALTH_TIMEOUT.as_secs()),
+            ),
+        }
     }
 }
 

@@ -3,7 +3,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use acme_core::{Challenge, ChallengeKind, DnsProvider, Progress, Solver};
+use acme_core::{Challenge, ChallengeKind, DnsProvider, Health, Progress, Solver};
 use async_trait::async_trait;
 use tokio::time::Instant;
 
@@ -119,6 +119,23 @@ impl Dns01Solver {
             .await
             .map_err(|e| self.error(e))?;
         self.remove(&placement, value).await
+    }
+
+    /// The provider's health for the zone a challenge for `identifier` is written to: a
+    /// read-only call, nothing written. A zone that cannot be found is reported unreachable.
+    pub async fn health(&self, identifier: &str) -> Health {
+        match self.placement(identifier).await {
+            Ok(placement) => self.provider.health(&placement.zone).await,
+            Err(err) => Health::unreachable(
+                format!("the zone of _acme-challenge.{identifier}"),
+                err.to_string(),
+            ),
+        }
+    }
+
+    /// The kind of DNS provider the solver writes through, e.g. `rfc2136`.
+    pub fn provider_name(&self) -> &str {
+        self.provider.name()
     }
 
     /// Writes a throwaway value for `identifier` through the provider, waits until every

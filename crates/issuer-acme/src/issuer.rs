@@ -16,7 +16,7 @@ use serde::Deserialize;
 use tokio::sync::Mutex;
 
 use acme_core::{
-    Challenge, ChallengeKind, Error, IssueRequest, IssuedChain, Issuer, RenewalWindow,
+    Challenge, ChallengeKind, Error, Health, IssueRequest, IssuedChain, Issuer, RenewalWindow,
     RevocationReason, Solver, with_progress,
 };
 
@@ -377,6 +377,10 @@ impl Issuer for AcmeIssuer {
             }),
             Err(err) => Err(self.naming_directory(err)),
         }
+    }
+
+    async fn health(&self) -> Health {
+        crate::directory::health(&self.store.directory, self.config.ca_bundle.as_deref()).await
     }
 }
 

@@ -1,8 +1,8 @@
 use std::fmt;
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
-use acme_core::{IssueRequest, IssuedChain};
+use acme_core::{CertInfo, Health, IssueRequest, IssuedChain};
 use async_trait::async_trait;
 use rcgen::{
     CertificateParams, CertificateSigningRequestParams, DistinguishedName, DnType,
@@ -17,6 +17,9 @@ use crate::Error;
 use crate::authority::{Authority, Creation, random_serial};
 use crate::config::{CaIssuerConfig, CaSource};
 use crate::trust::TrustBundle;
+
+/// A CA certificate closer than this to its expiry makes the issuer's health `Expiring`.
+const CA_EXPIRY_WARNING: Duration = Duration::from_secs(30 * 24 * 3600);
 
 /// An issuer that signs certificate requests with a local CA key pair.
 ///
@@ -235,6 +238,19 @@ impl acme_core::Issuer for CaIssuer {
                 issuer: self.name.clone(),
                 source: Box::new(source),
             })
+    }
+    /// Nothing to reach: the CA certificate's expiry decides, expiring within
+    /// 30 days.
+    async fn health(&self) -> Health {
+        match CertInfo::from_pem(self.ca_pem()) {
+            Ok(info) => Health::by_expiry(
+                "the CA certificate",
+                info.not_after,
+                CA_EXPIRY_WARNING,
+                SystemTime::now(),
+            ),
+            Err(err) => Health::unreachable("the CA certificate", err.to_string()),
+        }
     }
 }
 

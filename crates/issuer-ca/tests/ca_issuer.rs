@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, SystemTime};
 
-use acme_core::{CertInfo, IssueRequest, Issuer, KeyType, build_csr};
+use acme_core::{CertInfo, HealthStatus, IssueRequest, Issuer, KeyType, build_csr};
 use issuer_ca::{CaIssuer, CaIssuerConfig, Error};
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose};
 use x509_parser::prelude::{FromDer, ParsedExtension, X509Certificate};
@@ -664,4 +664,28 @@ fn a_trust_also_file_without_certificates_is_named() {
     let err = err.to_string();
     assert!(err.contains(&empty.display().to_string()), "{err}");
     assert!(!dir.path().join("bundle.pem").exists());
+}
+
+#[tokio::test]
+async fn health_is_the_ca_certificates_expiry_warned_about_thirty_days_ahead() {
+    let state = tempfile::tempdir().expect("tempdir");
+    let health = generated(state.path(), 90 * DAY).health().await;
+    assert_eq!(health.status, HealthStatus::Healthy, "{health}");
+    assert_eq!(health.endpoint, "the CA certificate");
+    assert!(
+        health
+            .valid_until
+            .is_some_and(|until| until > SystemTime::now() + 3000 * DAY),
+        "{health}"
+    );
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ca_key = KeyType::EcdsaP256.generate().expect("key");
+    let ca_pem = self_signed("Ending Root", true, 10 * DAY, &ca_key);
+    let (cert, key) = write_pair(dir.path(), "ca", &ca_pem, &ca_key);
+    let issuer = from_files(&cert, format!("file:{}", key.display())).expect("issuer");
+    let health = issuer.health().await;
+    assert_eq!(health.status, HealthStatus::Expiring, "{health}");
+    assert!(health.is_usable());
+    assert!(health.detail.starts_with("expires at "), "{health}");
 }

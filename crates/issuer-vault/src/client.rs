@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use acme_core::Secret;
+use acme_core::{HEALTH_TIMEOUT, Health, Secret};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
@@ -159,6 +159,29 @@ impl Client {
                 status,
                 reason: format!("not a Vault answer ({e})"),
             })
+    }
+
+    /// `GET /v1/sys/health` (no token): whether the server answers and can sign. Active
+    /// (200), standby (429) and performance standby (472, 473) nodes all can.
+    pub(crate) async fn health(&self) -> Health {
+        let url = self.url("sys/health");
+        let response = match self.http.get(&url).timeout(HEALTH_TIMEOUT).send().await {
+            Ok(response) => response,
+            Err(err) => return Health::unreachable(url, chain(&err)),
+        };
+        let date = response
+            .headers()
+            .get(reqwest::header::DATE)
+            .and_then(|d| d.to_str().ok())
+            .and_then(|d| httpdate::parse_http_date(d).ok());
+        let health = match response.status().as_u16() {
+            200 => Health::healthy(&url, "active"),
+            429 | 472 | 473 => Health::healthy(&url, "standby; requests are forwarded"),
+            503 => Health::unreachable(&url, "Vault is sealed (HTTP 503): unseal it"),
+            501 => Health::unreachable(&url, "Vault is not initialized (HTTP 501)"),
+            other => Health::unreachable(&url, format!("health check answered HTTP {other}")),
+        };
+        health.with_server_date(date)
     }
 
     fn url(&self, path: &str) -> String {

@@ -2,7 +2,7 @@ use std::fmt;
 use std::path::Path;
 use std::time::Duration;
 
-use acme_core::{CertInfo, IssueRequest, IssuedChain, Secret};
+use acme_core::{CertInfo, Health, IssueRequest, IssuedChain, Secret};
 use async_trait::async_trait;
 use serde_json::json;
 
@@ -216,6 +216,10 @@ impl acme_core::Issuer for VaultIssuer {
             result = self.sign(request) => result.map_err(wrap),
             () = request.cancel.cancelled() => Err(acme_core::Error::Cancelled),
         }
+    }
+
+    async fn health(&self) -> Health {
+        self.client.health().await
     }
 }
 

@@ -9,6 +9,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use acme_core::{HEALTH_TIMEOUT, Health};
 use reqwest::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -355,6 +356,26 @@ fn saved_tokens(file: &Path, configured: &str) -> Option<Tokens> {
         access: Some(Token(saved.access_token)),
         refresh: Some(Token(saved.refresh_token)),
     })
+}
+
+impl Client {
+    /// `GET /vedsdk/` without credentials: any HTTP answer shows the server is there (a
+    /// credential problem shows in the next request, where TPP says which).
+    pub(crate) async fn health(&self) -> Health {
+        let url = format!("{}/vedsdk/", self.base_url);
+        match self.http.get(&url).timeout(HEALTH_TIMEOUT).send().await {
+            Ok(response) => {
+                let date = response
+                    .headers()
+                    .get(reqwest::header::DATE)
+                    .and_then(|d| d.to_str().ok())
+                    .and_then(|d| httpdate::parse_http_date(d).ok());
+                Health::healthy(&url, format!("answered HTTP {}", response.status()))
+                    .with_server_date(date)
+            }
+            Err(err) => Health::unreachable(url, chain(&err)),
+        }
+    }
 }
 
 /// An error and its causes on one line (reqwest's own message leaves the cause out).

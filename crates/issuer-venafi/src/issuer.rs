@@ -1,7 +1,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use acme_core::{CertInfo, IssueRequest, IssuedChain, split_pem_certificates};
+use acme_core::{CertInfo, Health, IssueRequest, IssuedChain, split_pem_certificates};
 use async_trait::async_trait;
 use base64::Engine;
 use reqwest::StatusCode;
@@ -364,6 +364,9 @@ impl acme_core::Issuer for VenafiIssuer {
                 source: Box::new(source),
             }),
         }
+    }
+    async fn health(&self) -> Health {
+        self.client.health().await
     }
 }
 

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use acme_core::{Bundle, PrivateKeyPem};
 use nix::fcntl::OFlag;
+use nix::unistd::AccessFlags;
 use time::OffsetDateTime;
 
 use crate::Error;
@@ -120,6 +121,41 @@ pub(crate) fn preflight(target: &Target) -> Result<(), Error> {
     let removed = fs::remove_file(&probe);
     result.map_err(|e| Error::io(&probe, e))?;
     removed.map_err(|e| Error::io(&probe, e))
+}
+
+/// What [`preflight`] checks, without creating anything: an existing `dir` gets the whole
+/// preflight (a probe file written and removed at once); a missing one needs its nearest
+/// existing ancestor to be a directory this process may create entries in. Says what it found.
+pub(crate) fn health(target: &Target) -> Result<String, Error> {
+    let dir = target.dir.as_path();
+    match fs::metadata(dir) {
+        Ok(_) => preflight(target).map(|()| "accepts certificates".to_string()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            let Some(parent) = dir.ancestors().skip(1).find(|a| a.exists()) else {
+                return Err(Error::io(dir, e));
+            };
+            ensure_is_dir(parent)?;
+            nix::unistd::access(parent, AccessFlags::W_OK | AccessFlags::X_OK)
+                .map_err(|errno| Error::io(parent, io::Error::from(errno)))?;
+            Ok(format!(
+                "does not exist yet; the first store creates it in {}",
+                parent.display()
+            ))
+        }
+        Err(e) => Err(Error::io(dir, e)),
+    }
+}
+
+/// Fails unless `path` is a directory (following symlinks).
+fn ensure_is_dir(path: &Path) -> Result<(), Error> {
+    match fs::metadata(path) {
+        Ok(meta) if meta.is_dir() => Ok(()),
+        Ok(meta) => Err(Error::unexpected(
+            path,
+            format!("{}, expected a directory", kind(&meta)),
+        )),
+        Err(e) => Err(Error::io(path, e)),
+    }
 }
 
 /// Reads the deployed bundle, `None` if nothing has been deployed.

@@ -1,6 +1,6 @@
 use std::sync::{Arc, Mutex, PoisonError};
 
-use acme_core::{Bundle, Sink, SinkFiles};
+use acme_core::{Bundle, Health, Sink, SinkFiles};
 use async_trait::async_trait;
 use nix::unistd::Group;
 
@@ -99,6 +99,18 @@ impl Sink for FilesSink {
 
     async fn preflight(&self) -> Result<(), acme_core::Error> {
         self.run(deploy::preflight).await
+    }
+
+    /// The preflight where the directory exists; where it does not, whether it could be
+    /// created (without creating it).
+    async fn health(&self) -> Health {
+        match self.run(deploy::health).await {
+            Ok(detail) => Health::healthy(self.describe(), detail),
+            Err(acme_core::Error::Sink { source, .. }) => {
+                Health::refused(self.describe(), source.to_string())
+            }
+            Err(err) => Health::refused(self.describe(), err.to_string()),
+        }
     }
 
     async fn store(&self, bundle: &Bundle) -> Result<(), acme_core::Error> {

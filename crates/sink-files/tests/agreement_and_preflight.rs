@@ -6,7 +6,7 @@ mod common;
 use std::fs;
 use std::path::Path;
 
-use acme_core::Sink;
+use acme_core::{HealthStatus, Sink};
 use common::{bundle, sink, sink_error};
 
 /// Stores a bundle in `dir`, then overwrites the deployed file `name` with `contents`
@@ -112,4 +112,44 @@ async fn a_deployment_still_loads_after_a_preflight() {
     sink.store(&stored).await.expect("store");
     sink.preflight().await.expect("preflight");
     assert_eq!(sink.load().await.expect("load"), Some(stored));
+}
+
+#[tokio::test]
+async fn health_of_a_missing_dir_says_where_it_would_be_created_without_creating_it() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let dir = root.path().join("new/web");
+    let health = sink(&dir).health().await;
+    assert_eq!(health.status, HealthStatus::Healthy, "{health}");
+    assert_eq!(health.endpoint, format!("files:{}", dir.display()));
+    assert_eq!(
+        health.detail,
+        format!(
+            "does not exist yet; the first store creates it in {}",
+            root.path().display()
+        )
+    );
+    assert!(!root.path().join("new").exists());
+}
+
+#[tokio::test]
+async fn health_runs_the_preflight_on_an_existing_dir_and_refuses_what_it_refuses() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let health = sink(root.path()).health().await;
+    assert_eq!(health.status, HealthStatus::Healthy, "{health}");
+    assert_eq!(fs::read_dir(root.path()).expect("list").count(), 0);
+
+    fs::write(root.path().join("fullchain.pem"), "copied by hand").expect("write");
+    let health = sink(root.path()).health().await;
+    assert_eq!(health.status, HealthStatus::Refused, "{health}");
+    assert!(
+        health
+            .detail
+            .contains("a regular file, expected a symlink to ..data/fullchain.pem"),
+        "{health}"
+    );
+
+    let below_a_file = root.path().join("fullchain.pem/web");
+    let health = sink(&below_a_file).health().await;
+    assert_eq!(health.status, HealthStatus::Refused, "{health}");
+    assert!(health.detail.contains("Not a directory"), "{health}");
 }
