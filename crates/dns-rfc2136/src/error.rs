@@ -125,3 +125,26 @@ pub enum Error {
         reason: String,
     },
 }
+
+impl Error {
+    /// What kind of failure this is: a key the server refuses is
+    /// [`acme_core::FailureKind::Unauthorized`], an unreachable server
+    /// [`acme_core::FailureKind::Connection`], other refusals [`acme_core::FailureKind::Dns`].
+    pub fn kind(&self) -> acme_core::FailureKind {
+        use acme_core::FailureKind;
+        match self {
+            Error::Secret(_) | Error::SecretNotBase64 { .. } | Error::KeyName { .. } => {
+                FailureKind::Config
+            }
+            Error::BadSignature { .. } | Error::UnknownKey { .. } | Error::Refused { .. } => {
+                FailureKind::Unauthorized
+            }
+            Error::Transport { .. } => FailureKind::Connection,
+            Error::Name { .. }
+            | Error::BadTime { .. }
+            | Error::NotAuthoritative { .. }
+            | Error::Rejected { .. }
+            | Error::UnverifiedReply { .. } => FailureKind::Dns,
+        }
+    }
+}

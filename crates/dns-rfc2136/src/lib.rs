@@ -108,6 +108,7 @@ impl Rfc2136Provider {
             .await
             .map_err(|e| acme_core::Error::Dns {
                 provider: PROVIDER_NAME.to_string(),
+                kind: e.kind(),
                 source: Box::new(e),
             })?;
         tracing::debug!(server = %self.client.server, zone, fqdn, ?change, "RFC 2136 update accepted");

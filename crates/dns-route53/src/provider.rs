@@ -389,6 +389,7 @@ impl DnsProvider for Route53Provider {
 fn dns_error(err: Error) -> acme_core::Error {
     acme_core::Error::Dns {
         provider: "route53".to_string(),
+        kind: err.kind(),
         source: Box::new(err),
     }
 }
