@@ -198,7 +198,7 @@ impl Client {
     ) -> Outcome<T> {
         let network = |e: reqwest::Error| Error::Network {
             url: url.to_string(),
-            reason: chain(&e),
+            reason: acme_core::error_chain(&e),
         };
         let response = request
             .bearer_auth(self.token.expose())
@@ -225,16 +225,4 @@ impl Client {
             })),
         }
     }
-}
-
-/// An error and its causes on one line (reqwest's own message leaves the cause out).
-fn chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

@@ -144,7 +144,7 @@ impl Client {
     ) -> Result<Vec<u8>, Error> {
         let network = |e: reqwest::Error| Error::Network {
             url: url.to_string(),
-            reason: chain(&e),
+            reason: acme_core::error_chain(&e),
         };
         let response = request
             .header("X-API-Key", self.api_key.expose())
@@ -195,16 +195,4 @@ fn api_message(body: &[u8]) -> String {
         Ok(err) => acme_core::printable(&err.error),
         Err(_) => acme_core::printable(&String::from_utf8_lossy(body)),
     }
-}
-
-/// An error and its causes on one line (reqwest's own message leaves the cause out).
-fn chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

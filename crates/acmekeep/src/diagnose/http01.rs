@@ -6,13 +6,13 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
-use acme_core::{Challenge, ChallengeKind, Solver};
+use acme_core::{Challenge, ChallengeKind, Solver, error_chain};
 use http01::Http01Solver;
 use rand::Rng;
 use rand::distr::Alphanumeric;
 
 use super::Issue;
-use super::net::{REQUEST_TIMEOUT, Resolver, chain};
+use super::net::{REQUEST_TIMEOUT, Resolver};
 use crate::config::{Config, SolverKind};
 
 /// Fetches the probe URL of every name, per certificate; findings keyed by certificate.
@@ -171,7 +171,7 @@ async fn fetch(
     let shown: Vec<String> = addresses.iter().map(ToString::to_string).collect();
     let shown = shown.join(", ");
     let problem = match client.get(&url).send().await {
-        Err(err) => format!("fetching {url} (at {shown}) failed: {}", chain(&err)),
+        Err(err) => format!("fetching {url} (at {shown}) failed: {}", error_chain(&err)),
         Ok(response) => {
             let status = response.status();
             let body = response.text().await.unwrap_or_default();

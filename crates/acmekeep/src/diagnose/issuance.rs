@@ -4,11 +4,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, SystemTime};
 
-use acme_core::CertInfo;
+use acme_core::{CertInfo, error_chain};
 use issuer_ca::CaIssuer;
 
 use super::Issue;
-use super::net::{chain, https_client};
+use super::net::https_client;
 use crate::config::{Config, IssuerConfig};
 use crate::state::{LastResult, Store};
 
@@ -50,7 +50,7 @@ async fn check_issuer(config: &Config, name: &str, issuer: &IssuerConfig) -> Vec
             };
             let response = match client.get(&url).send().await {
                 Ok(response) => response,
-                Err(err) => return vec![unreachable(name, &url, chain(&err))],
+                Err(err) => return vec![unreachable(name, &url, error_chain(&err))],
             };
             let status = response.status();
             let date = response
@@ -77,7 +77,7 @@ async fn check_issuer(config: &Config, name: &str, issuer: &IssuerConfig) -> Vec
                 Err(err) => return vec![unreachable(name, &url, err)],
             };
             match client.get(&url).send().await {
-                Err(err) => vec![unreachable(name, &url, chain(&err))],
+                Err(err) => vec![unreachable(name, &url, error_chain(&err))],
                 // 200 active, 429 standby, 472/473 performance standby: all can sign.
                 Ok(response) if [200, 429, 472, 473].contains(&response.status().as_u16()) => {
                     Vec::new()
@@ -103,7 +103,7 @@ async fn check_issuer(config: &Config, name: &str, issuer: &IssuerConfig) -> Vec
             // Any HTTP answer proves the server is there; credentials show in the last attempt.
             match client.get(&url).send().await {
                 Ok(_) => Vec::new(),
-                Err(err) => vec![unreachable(name, &url, chain(&err))],
+                Err(err) => vec![unreachable(name, &url, error_chain(&err))],
             }
         }
         IssuerConfig::Ca(ca) => {
