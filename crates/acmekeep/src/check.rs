@@ -3,15 +3,15 @@
 
 use std::path::Path;
 
-use crate::config::{self, Config, ConfigError};
-use crate::wiring::{Components, GeneratedCa};
 use crate::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
+use configuration::{Components, GeneratedCa};
+use configuration::{Config, ConfigError};
 
 /// Loads the file, builds every component the way the run does (creating nothing), prints
 /// every problem found (exit 2) or a summary and the warnings about settings that will not
 /// do what they say; with `online`, then probes the dns-01 solvers.
 pub async fn run(path: &Path, online: bool) -> u8 {
-    let (config, mut problems) = match config::load_with_problems(path) {
+    let (config, mut problems) = match configuration::load_with_problems(path) {
         Ok(loaded) => loaded,
         Err(err) => {
             crate::logging::error(err);
@@ -34,7 +34,7 @@ pub async fn run(path: &Path, online: bool) -> u8 {
         });
         return EXIT_USAGE;
     };
-    for warning in crate::due::config_warnings(&config) {
+    for warning in renewal::config_warnings(&config) {
         println!("warning: {warning}");
     }
     println!(

@@ -1,5 +1,6 @@
 //! The command line.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -61,10 +62,37 @@ pub enum Command {
     Revoke(crate::revoke::RevokeArgs),
     /// Walk the checks behind each symptom (issuer, challenges, DNS, what is served, renewal)
     /// and print every problem found: symptom, likely cause, what to check.
-    Diagnose(crate::diagnose::DiagnoseArgs),
+    Diagnose(DiagnoseArgs),
     /// Show what a certificate file, a files-sink directory, a TLS Secret, a configured
     /// certificate's sinks or a live endpoint holds, and what is wrong with it.
     Inspect(crate::inspect::InspectArgs),
+}
+
+/// `acmekeep diagnose [NAME…]`: what the command line asked for.
+#[derive(Clone, Debug, clap::Args)]
+pub struct DiagnoseArgs {
+    /// The certificates to check (`[certificates.NAME]`); all when none is named.
+    #[arg(value_name = "NAME")]
+    pub names: Vec<String>,
+    /// Print the findings as a JSON array instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Skip the checks that act: the HTTP-01 probe token and the DNS-01 throwaway TXT record.
+    #[arg(long)]
+    pub no_probe: bool,
+    /// Resolve names through this DNS server (IP:PORT) instead of the system resolver, e.g. a
+    /// public resolver to see what a CA sees.
+    #[arg(long, value_name = "IP:PORT")]
+    pub nameserver: Option<SocketAddr>,
+    /// Trust anchors (PEM) for the chain checks, instead of the system trust store.
+    #[arg(long, value_name = "PATH")]
+    pub ca_bundle: Option<PathBuf>,
+    /// The port the HTTP-01 challenge URL is fetched on (test beds).
+    #[arg(long, default_value_t = 80, hide = true)]
+    pub http_port: u16,
+    /// The port each name's TLS endpoint is checked on.
+    #[arg(long, default_value_t = 443)]
+    pub https_port: u16,
 }
 
 /// How log lines are written.

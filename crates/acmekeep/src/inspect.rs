@@ -16,8 +16,8 @@ use rustls::pki_types::CertificateDer;
 use serde::Serialize;
 use sink_kubernetes::{ApiCall, ClusterConfig};
 
-use crate::config::{Config, SinkConfig};
 use crate::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
+use configuration::{Config, SinkConfig};
 
 /// `acmekeep inspect` arguments: one stored source and/or a live endpoint.
 #[derive(Debug, Args)]

@@ -7,14 +7,13 @@ use acme_core::{CancellationToken, CertInfo};
 use futures::StreamExt;
 use tracing::Instrument;
 
-use crate::config::{CertificateConfig, Config};
-use crate::due::{self, Basis, Target};
-use crate::journal::Journal;
-use crate::lifecycle::{Failure, Issued};
-use crate::state::LastResult;
-use crate::wiring::{Components, GeneratedCa};
 use crate::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
-use crate::{lifecycle, state};
+use configuration::{CertificateConfig, Config};
+use configuration::{Components, GeneratedCa};
+use renewal::{Basis, Target};
+use renewal::{Failure, Issued};
+use state::Journal;
+use state::LastResult;
 
 /// What happened to one certificate.
 enum Outcome {
@@ -194,14 +193,14 @@ async fn process(
     cancel: &CancellationToken,
 ) -> Outcome {
     let sinks = components.sinks.get(name).cloned().unwrap_or_default();
-    let deployed = lifecycle::inspect(&sinks, &lifecycle::wanted(cert)).await;
+    let deployed = renewal::inspect(&sinks, &renewal::wanted(cert)).await;
     let store = state::Store::new(&config.daemon.state_dir);
     let mut state = store.load(name);
     let now = SystemTime::now();
     if let (Some(info), Some(pem)) = (&deployed.info, &deployed.cert_pem)
-        && due::window_wanted(config, cert, info, &state, now)
+        && renewal::window_wanted(config, cert, info, &state, now)
         && let Some(issuer) = components.issuers.get(&cert.issuer)
-        && let Ok(Some(_)) = due::ask_window(issuer.as_ref(), pem, info, &mut state, now).await
+        && let Ok(Some(_)) = renewal::ask_window(issuer.as_ref(), pem, info, &mut state, now).await
         && let Err(err) = store.save(name, &state)
     {
         tracing::warn!(error = %err, "cannot write the state record");
@@ -209,12 +208,12 @@ async fn process(
     if let Some(warning) = deployed
         .info
         .as_ref()
-        .and_then(|info| due::renew_before_warning(name, cert, info))
+        .and_then(|info| renewal::renew_before_warning(name, cert, info))
     {
         tracing::warn!("{warning}");
     }
     let target = Target::new(config, cert);
-    let planned = due::plan(
+    let planned = renewal::plan(
         &target,
         &deployed.assessment,
         deployed.info.as_ref(),
@@ -231,7 +230,7 @@ async fn process(
             return Outcome::RevokedKept;
         }
         // Deploying it costs no order, so no wait (a backoff, a CA's rate limit) holds it back.
-        _ if lifecycle::kept_waiting(config, name, cert) => {
+        _ if renewal::kept_waiting(config, name, cert) => {
             "a certificate issued earlier waits to be deployed".to_string()
         }
         (Basis::Backoff, _) if !force && planned.at > now => {
@@ -274,7 +273,7 @@ async fn process(
     };
     tracing::info!(%reason, names = ?cert.domains, issuer = %cert.issuer, "issuing");
     let result =
-        lifecycle::issue_and_deploy(config, components, name, deployed.cert_pem, cancel).await;
+        renewal::issue_and_deploy(config, components, name, deployed.cert_pem, cancel).await;
     record(&store, name, &target, &result);
     match result {
         Ok(issued) => {
@@ -304,13 +303,13 @@ async fn retry_deploy_hook(
     config: &Config,
     components: &Components,
     name: &str,
-    deployed: &lifecycle::Deployed,
+    deployed: &renewal::Deployed,
     store: &state::Store,
     not_after: SystemTime,
 ) -> Option<Outcome> {
     let info = deployed.info.as_ref()?;
     let mut state = store.load(name);
-    let result = lifecycle::retry_deploy_hook(config, components, name, info, &mut state).await?;
+    let result = renewal::retry_deploy_hook(config, components, name, info, &mut state).await?;
     if let Err(err) = store.save(name, &state) {
         tracing::warn!(error = %err, "cannot write the state record");
     }
@@ -335,8 +334,8 @@ fn record(store: &state::Store, name: &str, target: &Target<'_>, result: &Result
     state.last_attempt = Some(now);
     match result {
         Ok(issued) => {
-            state = due::issued_state(target, &issued.info, now, issued.hook_error.clone());
-            lifecycle::record_deploy_hook(
+            state = renewal::issued_state(target, &issued.info, now, issued.hook_error.clone());
+            renewal::record_deploy_hook(
                 &mut state,
                 &issued.info.serial,
                 issued.deploy_hook_error.clone(),
@@ -352,7 +351,7 @@ fn record(store: &state::Store, name: &str, target: &Target<'_>, result: &Result
                 None => {
                     state.last_result = Some(LastResult::Failed);
                     state.failures += 1;
-                    state.retry_at = due::ca_wait(failure, now);
+                    state.retry_at = renewal::ca_wait(failure, now);
                 }
             }
         }

@@ -2,24 +2,15 @@
 
 mod check;
 mod cli;
-mod config;
 mod daemon;
 mod diagnose;
-mod due;
-mod hooks;
 mod inspect;
 mod issue;
-mod journal;
-mod kept;
-mod lifecycle;
 mod limits;
 mod logging;
 mod observe;
-mod providers;
 mod revoke;
-mod state;
 mod status;
-mod wiring;
 
 use std::process::ExitCode;
 
@@ -50,7 +41,7 @@ fn run() -> u8 {
         logging::error("error: --issue cannot be combined with a subcommand");
         return EXIT_USAGE;
     }
-    let load = || match config::load(&cli.config) {
+    let load = || match configuration::load(&cli.config) {
         Ok(config) => Ok(config),
         Err(err) => {
             logging::error(err);

@@ -8,10 +8,10 @@ use std::time::SystemTime;
 use acme_core::{CertInfo, RevocationReason};
 use clap::{Args, ValueEnum};
 
-use crate::config::{Config, IssuerConfig};
-use crate::state::{self, Revocation, Store};
-use crate::wiring::{Components, GeneratedCa};
-use crate::{EXIT_FAILED, EXIT_OK, EXIT_USAGE, lifecycle};
+use crate::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
+use configuration::{Components, GeneratedCa};
+use configuration::{Config, IssuerConfig};
+use state::{Revocation, Store};
 
 /// The arguments of `acmekeep revoke`.
 #[derive(Debug, Args)]
@@ -118,7 +118,7 @@ pub async fn run(config: &Config, args: &RevokeArgs) -> u8 {
         return EXIT_USAGE;
     };
     let sinks = components.sinks.get(name).cloned().unwrap_or_default();
-    let deployed = lifecycle::inspect(&sinks, &lifecycle::wanted(cert)).await;
+    let deployed = renewal::inspect(&sinks, &renewal::wanted(cert)).await;
     let (Some(cert_pem), Some(info)) = (deployed.cert_pem, deployed.info) else {
         let places: Vec<String> = sinks.iter().map(|sink| sink.describe()).collect();
         eprintln!(

@@ -5,14 +5,13 @@ use std::time::SystemTime;
 
 use serde::Serialize;
 
-use crate::config::Config;
-use crate::due::{self, Basis};
-use crate::kept::Kept;
-use crate::lifecycle;
-use crate::state::FailedHook;
-use crate::state::{LastResult, Store};
-use crate::wiring::{Components, GeneratedCa};
 use crate::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
+use configuration::Config;
+use configuration::{Components, GeneratedCa};
+use renewal::Basis;
+use state::FailedHook;
+use state::Kept;
+use state::{LastResult, Store};
 
 /// One certificate's row.
 #[derive(Debug, Serialize)]
@@ -51,10 +50,10 @@ pub async fn run(config: &Config, json: bool) -> u8 {
     let mut rows = Vec::new();
     for (name, cert) in &config.certificates {
         let sinks = components.sinks.get(name).cloned().unwrap_or_default();
-        let deployed = lifecycle::inspect(&sinks, &lifecycle::wanted(cert)).await;
+        let deployed = renewal::inspect(&sinks, &renewal::wanted(cert)).await;
         let state = store.load(name);
-        let plan = due::plan(
-            &due::Target::new(config, cert),
+        let plan = renewal::plan(
+            &renewal::Target::new(config, cert),
             &deployed.assessment,
             deployed.info.as_ref(),
             &state,

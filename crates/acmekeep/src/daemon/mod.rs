@@ -10,7 +10,6 @@
 //! abandons in-flight issuances (after cleanup) and empties its queue the moment its term
 //! ends, which the elector guarantees is before the Lease can expire for another replica.
 
-mod queue;
 mod tend;
 
 use std::collections::{BTreeSet, HashSet};
@@ -24,15 +23,15 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use queue::{Event, Queue};
+use renewal::{Event, Queue};
 use tend::{Context, Outcome};
 
-use crate::config::{self, Config};
-use crate::journal::Journal;
 use crate::observe::{Metrics, MetricsServer, Readiness};
-use crate::state::{self, Store};
-use crate::wiring::{Components, GeneratedCa};
 use crate::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
+use configuration::Config;
+use configuration::{Components, GeneratedCa};
+use state::Journal;
+use state::Store;
 
 /// The longest single sleep: wall-clock jumps (suspend, NTP) are noticed within this.
 const MAX_SLEEP: Duration = Duration::from_secs(3600);
@@ -267,7 +266,7 @@ async fn term_ended(term: &Option<CancellationToken>) {
 
 /// Loads and builds the configuration anew; on any problem logs it and keeps the old one.
 async fn reload(path: &Path, old: &Arc<Context>) -> Option<Arc<Context>> {
-    let config = match config::load(path) {
+    let config = match configuration::load(path) {
         Ok(config) => config,
         Err(err) => {
             tracing::error!("reload rejected, keeping the running configuration:\n{err}");

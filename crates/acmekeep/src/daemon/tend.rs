@@ -8,13 +8,13 @@ use acme_core::CancellationToken;
 use acme_core::policy::{Assessment, IssueReason};
 use tokio::sync::Semaphore;
 
-use super::queue::Event;
-use crate::config::Config;
-use crate::due::{self, Basis, Target};
-use crate::lifecycle::{self, Failure};
 use crate::observe::Metrics;
-use crate::state::{CertState, LastResult, Store};
-use crate::wiring::Components;
+use configuration::Components;
+use configuration::Config;
+use renewal::Event;
+use renewal::Failure;
+use renewal::{Basis, Target};
+use state::{CertState, LastResult, Store};
 
 /// What every task shares: the configuration it was started with and its components.
 #[derive(Clone)]
@@ -70,7 +70,7 @@ async fn renew(context: &Context, name: &str) -> Outcome {
         .get(name)
         .cloned()
         .unwrap_or_default();
-    let deployed = lifecycle::inspect(&sinks, &lifecycle::wanted(cert)).await;
+    let deployed = renewal::inspect(&sinks, &renewal::wanted(cert)).await;
     let now = SystemTime::now();
     let expired = deployed
         .info
@@ -87,7 +87,7 @@ async fn renew(context: &Context, name: &str) -> Outcome {
 async fn renew_deployed(
     context: &Context,
     name: &str,
-    deployed: lifecycle::Deployed,
+    deployed: renewal::Deployed,
 ) -> Vec<(Event, SystemTime)> {
     let Some(cert) = context.config.certificates.get(name) else {
         return Vec::new();
@@ -95,7 +95,7 @@ async fn renew_deployed(
     let mut state = context.store.load(name);
     let now = SystemTime::now();
     let target = Target::new(&context.config, cert);
-    let planned = due::plan(
+    let planned = renewal::plan(
         &target,
         &deployed.assessment,
         deployed.info.as_ref(),
@@ -119,11 +119,11 @@ async fn renew_deployed(
     if let Some(warning) = deployed
         .info
         .as_ref()
-        .and_then(|info| due::renew_before_warning(name, cert, info))
+        .and_then(|info| renewal::renew_before_warning(name, cert, info))
     {
         tracing::warn!("{warning}");
     }
-    if planned.at > now && !lifecycle::kept_waiting(&context.config, name, cert) {
+    if planned.at > now && !renewal::kept_waiting(&context.config, name, cert) {
         if planned.basis == Basis::Backoff {
             tracing::info!(
                 retry_at = %humantime::format_rfc3339_seconds(planned.at),
@@ -145,7 +145,7 @@ async fn renew_deployed(
                 .filter(|failed| failed.serial == info.serial)
         {
             if failed.retry_at <= now {
-                let retried = lifecycle::retry_deploy_hook(
+                let retried = renewal::retry_deploy_hook(
                     &context.config,
                     &context.components,
                     name,
@@ -166,7 +166,7 @@ async fn renew_deployed(
         // Only ACME CAs can offer a renewal window; asking any other issuer would only
         // read every sink a second time.
         if let Some(info) = deployed.info.as_ref() {
-            if due::window_wanted(&context.config, cert, info, &state, now) {
+            if renewal::window_wanted(&context.config, cert, info, &state, now) {
                 next.push((Event::RefreshWindow, now));
             } else if let Some(ari) = state.ari.as_ref().filter(|ari| ari.serial == info.serial) {
                 next.push((Event::RefreshWindow, ari.refresh_at));
@@ -187,7 +187,7 @@ async fn renew_deployed(
         (basis, Assessment::Issue(reason)) => format!("{reason} ({basis})"),
     };
     tracing::info!(%reason, names = ?cert.domains, issuer = %cert.issuer, "issuing");
-    let result = lifecycle::issue_and_deploy(
+    let result = renewal::issue_and_deploy(
         &context.config,
         &context.components,
         name,
@@ -199,12 +199,8 @@ async fn renew_deployed(
     state.last_attempt = Some(now);
     match result {
         Ok(issued) => {
-            state = due::issued_state(&target, &issued.info, now, issued.hook_error);
-            lifecycle::record_deploy_hook(
-                &mut state,
-                &issued.info.serial,
-                issued.deploy_hook_error,
-            );
+            state = renewal::issued_state(&target, &issued.info, now, issued.hook_error);
+            renewal::record_deploy_hook(&mut state, &issued.info.serial, issued.deploy_hook_error);
             save(context, name, &state);
             tracing::info!(
                 serial = %issued.info.serial,
@@ -240,7 +236,7 @@ async fn renew_deployed(
             context.metrics.record_failure(name, &cert.issuer);
             state.failures += 1;
             // The CA's Retry-After wins when it asks for longer than our own backoff.
-            let backoff = now + due::backoff(state.failures, failure.rate_limited);
+            let backoff = now + renewal::backoff(state.failures, failure.rate_limited);
             let retry_at = failure
                 .retry_after
                 .map_or(backoff, |asked| asked.max(backoff));
@@ -273,17 +269,17 @@ async fn refresh_window(context: &Context, name: &str) -> Vec<(Event, SystemTime
         .get(name)
         .cloned()
         .unwrap_or_default();
-    let deployed = lifecycle::inspect(&sinks, &lifecycle::wanted(cert)).await;
+    let deployed = renewal::inspect(&sinks, &renewal::wanted(cert)).await;
     let (Some(info), Some(pem)) = (deployed.info, deployed.cert_pem) else {
         return Vec::new();
     };
     let now = SystemTime::now();
     let mut state = context.store.load(name);
-    match due::ask_window(issuer.as_ref(), &pem, &info, &mut state, now).await {
+    match renewal::ask_window(issuer.as_ref(), &pem, &info, &mut state, now).await {
         Ok(None) => Vec::new(),
         Ok(Some(refresh_at)) => {
             save(context, name, &state);
-            let planned = due::plan(
+            let planned = renewal::plan(
                 &Target::new(&context.config, cert),
                 &deployed.assessment,
                 Some(&info),

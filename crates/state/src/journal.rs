@@ -113,7 +113,7 @@ impl Journal {
     }
 
     fn entries(&self) -> Vec<Entry> {
-        crate::state::read_json(&self.path).unwrap_or_default()
+        crate::store::read_json(&self.path).unwrap_or_default()
     }
 
     /// Records `entry` (once).

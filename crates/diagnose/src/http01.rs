@@ -11,9 +11,9 @@ use http01::Http01Solver;
 use rand::Rng;
 use rand::distr::Alphanumeric;
 
-use super::Issue;
-use super::net::{REQUEST_TIMEOUT, Resolver};
-use crate::config::{Config, SolverKind};
+use crate::net::{REQUEST_TIMEOUT, Resolver};
+use crate::report::Issue;
+use configuration::{Config, SolverKind};
 
 /// Fetches the probe URL of every name, per certificate; findings keyed by certificate.
 pub async fn probe(

@@ -7,7 +7,7 @@
 //! bounded (a few KiB), so no case can hang.
 //!
 //! CI runs proptest's default of 256 cases per property; a longer run is
-//! `PROPTEST_CASES=100000 cargo test -p acmekeep --release config::fuzz`.
+//! `PROPTEST_CASES=100000 cargo test -p configuration --release fuzz`.
 
 use std::path::{Path, PathBuf};
 

@@ -1,39 +1,15 @@
-//! `acmekeep diagnose`: walks, per certificate, the checks an operator would otherwise do by
-//! hand (describe the order, read the logs, `openssl s_client -servername`, `dig TXT
-//! _acme-challenge…`) and reports each problem as a [`Finding`]: symptom, likely cause and
-//! what to check first, as in the "Symptom To Cause" table of the troubleshooting guide.
-//!
-//! The checks, one module per group:
-//! - [`issuance`]: the issuer answers (ACME directory, Vault health, Venafi, local CA), its
-//!   clock, and the last attempt's error from the state record, classified;
-//! - [`http01`]: the challenge URL is reachable through the public path;
-//! - [`dns01`]: zone, CNAME delegation, provider credentials and propagation;
-//! - [`served`]: what each name's endpoint serves against what the sinks hold;
-//! - [`renewal`]: what is deployed against the configuration, the renewal plan, the daemon,
-//!   hand edits and expiry.
-//!
-//! Everything is bounded in time, and nothing is changed except by the two active probes
-//! (a random HTTP-01 token served for a few seconds, a throwaway TXT record written and
-//! removed), which `--no-probe` skips.
-
-mod dns01;
-mod http01;
-mod issuance;
-mod net;
-mod renewal;
-mod served;
+//! The walk over the selected certificates, and the findings it reports.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::time::Duration;
 
+use cert_inspect::Roots;
+use configuration::{Components, Config};
 use futures::StreamExt;
 use serde::Serialize;
 
-use crate::config::Config;
-use crate::wiring::{Components, GeneratedCa};
-use crate::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
+use crate::{dns01, http01, issuance, net, renewing, served};
 
 /// How many certificates are checked at once.
 const CONCURRENCY: usize = 8;
@@ -126,55 +102,52 @@ impl Issue {
     }
 }
 
-/// `acmekeep diagnose [NAME…]`: what the command line asked for.
-#[derive(Clone, Debug, clap::Args)]
-pub struct DiagnoseArgs {
-    /// The certificates to check (`[certificates.NAME]`); all when none is named.
-    #[arg(value_name = "NAME")]
+/// What to check, and how.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// The configured certificates to check (`[certificates.NAME]`); all when empty.
     pub names: Vec<String>,
-    /// Print the findings as a JSON array instead of text.
-    #[arg(long)]
-    pub json: bool,
-    /// Skip the checks that act: the HTTP-01 probe token and the DNS-01 throwaway TXT record.
-    #[arg(long)]
-    pub no_probe: bool,
-    /// Resolve names through this DNS server (IP:PORT) instead of the system resolver, e.g. a
-    /// public resolver to see what a CA sees.
-    #[arg(long, value_name = "IP:PORT")]
+    /// Run the checks that act: the HTTP-01 probe token and the DNS-01 throwaway TXT record.
+    pub probe: bool,
+    /// Resolve names through this DNS server instead of the system resolver.
     pub nameserver: Option<SocketAddr>,
-    /// Trust anchors (PEM) for the chain checks, instead of the system trust store.
-    #[arg(long, value_name = "PATH")]
-    pub ca_bundle: Option<PathBuf>,
-    /// The port the HTTP-01 challenge URL is fetched on (test beds).
-    #[arg(long, default_value_t = 80, hide = true)]
+    /// Trust anchors for the chain checks.
+    pub roots: Roots,
+    /// The port the HTTP-01 challenge URL is fetched on.
     pub http_port: u16,
     /// The port each name's TLS endpoint is checked on.
-    #[arg(long, default_value_t = 443)]
     pub https_port: u16,
 }
 
-/// Runs the checks of the selected certificates, prints the findings, and returns the exit
-/// code: 0 without an error finding, 1 with one, 2 for an unknown certificate or a
-/// configuration whose components cannot be built.
-pub async fn run(config: &Config, options: &DiagnoseArgs) -> u8 {
-    let unknown: Vec<String> = options
-        .names
-        .iter()
-        .filter_map(|name| config.certificate(name).err())
-        .collect();
-    if !unknown.is_empty() {
-        for message in unknown {
-            eprintln!("error: {message}");
-        }
-        return EXIT_USAGE;
+/// The findings of one walk, per configured certificate (an empty list: no problem found).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Report {
+    by_certificate: BTreeMap<String, Vec<Finding>>,
+}
+
+impl Report {
+    /// Whether any finding is an error.
+    pub fn has_errors(&self) -> bool {
+        self.by_certificate
+            .values()
+            .flatten()
+            .any(|f| f.severity == Severity::Error)
     }
-    let components = match Components::build(config, GeneratedCa::Existing) {
-        Ok(components) => components,
-        Err(err) => {
-            eprintln!("{err}");
-            return EXIT_USAGE;
-        }
-    };
+
+    /// Every finding, certificate by certificate: what `diagnose --json` prints.
+    pub fn into_findings(self) -> Vec<Finding> {
+        self.by_certificate.into_values().flatten().collect()
+    }
+
+    /// The human report: findings grouped per certificate, then a summary line.
+    pub fn render(&self) -> String {
+        render(&self.by_certificate)
+    }
+}
+
+/// Runs the checks of the selected certificates (every one when `options.names` is empty;
+/// names that are not configured are skipped) with the components built from `config`.
+pub async fn diagnose(config: &Config, components: &Components, options: &Options) -> Report {
     let selected: Vec<String> = config
         .certificates
         .keys()
@@ -182,26 +155,19 @@ pub async fn run(config: &Config, options: &DiagnoseArgs) -> u8 {
         .cloned()
         .collect();
     let resolver = net::Resolver::new(options.nameserver);
-    let roots = match cert_inspect::load_roots(options.ca_bundle.as_deref()) {
-        Ok(roots) => roots,
-        Err(err) => {
-            eprintln!("error: --ca-bundle: {err}");
-            return EXIT_USAGE;
-        }
-    };
+    let roots = &options.roots;
 
     // Issuers and HTTP-01 listeners are shared between certificates: checked once each.
     let issuers = issuance::check_issuers(config, &selected).await;
-    let http = if options.no_probe {
-        BTreeMap::new()
-    } else {
+    let http = if options.probe {
         http01::probe(config, &selected, &resolver, options.http_port).await
+    } else {
+        BTreeMap::new()
     };
-    let lock = renewal::daemon_holds_lock(&config.daemon.state_dir);
+    let lock = renewing::daemon_holds_lock(&config.daemon.state_dir);
 
     let checks = futures::stream::iter(selected.iter().map(|name| {
-        let (components, resolver, issuers, http, roots) =
-            (&components, &resolver, &issuers, &http, &roots);
+        let (resolver, issuers, http) = (&resolver, &issuers, &http);
         async move {
             let work = async {
                 let mut issues = Vec::new();
@@ -210,9 +176,9 @@ pub async fn run(config: &Config, options: &DiagnoseArgs) -> u8 {
                 }
                 issues.extend(http.get(name).cloned().unwrap_or_default());
                 issues.extend(issuance::last_attempt(config, name));
-                let deployed = renewal::check(config, components, name, lock).await;
+                let deployed = renewing::check(config, components, name, lock).await;
                 issues.extend(deployed.issues);
-                if !options.no_probe {
+                if options.probe {
                     issues.extend(dns01::check(config, name).await);
                 }
                 let material = deployed.material.as_ref();
@@ -239,7 +205,7 @@ pub async fn run(config: &Config, options: &DiagnoseArgs) -> u8 {
         }
     }))
     .buffer_unordered(CONCURRENCY);
-    let mut by_certificate: BTreeMap<String, Vec<Finding>> = checks
+    let by_certificate = checks
         .map(|(name, issues)| {
             let mut findings: Vec<Finding> =
                 issues.into_iter().map(|i| i.into_finding(&name)).collect();
@@ -248,30 +214,11 @@ pub async fn run(config: &Config, options: &DiagnoseArgs) -> u8 {
         })
         .collect()
         .await;
-
-    let failed = by_certificate
-        .values()
-        .flatten()
-        .any(|f| f.severity == Severity::Error);
-    if options.json {
-        let all: Vec<Finding> = std::mem::take(&mut by_certificate)
-            .into_values()
-            .flatten()
-            .collect();
-        match serde_json::to_string_pretty(&all) {
-            Ok(text) => println!("{text}"),
-            Err(err) => {
-                eprintln!("error: {err}");
-                return EXIT_FAILED;
-            }
-        }
-    } else {
-        print!("{}", render(&by_certificate));
-    }
-    if failed { EXIT_FAILED } else { EXIT_OK }
+    Report { by_certificate }
 }
 
-/// The human report: findings grouped per certificate, then a summary line.
+/// The human report of `by_certificate`: findings grouped per certificate, then a summary
+/// line.
 fn render(by_certificate: &BTreeMap<String, Vec<Finding>>) -> String {
     let mut out = String::new();
     let (mut errors, mut warnings, mut healthy) = (0, 0, 0);

@@ -1,23 +1,10 @@
-//! Reading and validating `acmekeep.toml`.
-//!
-//! The file is read with the `config` crate, so `ACMEKEEP__SECTION__KEY` environment
-//! variables override single keys. Every table entry is then deserialized on its own, so
-//! that all problems of a file are reported at once, each with its key path.
-
-#[cfg(test)]
-mod fuzz;
-mod load;
-mod schema;
-mod validate;
+//! A loaded configuration, and the problems found in one.
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
 
-pub use load::{load, load_with_problems};
-pub use schema::{
-    CertificateConfig, DaemonConfig, IssuerConfig, SinkConfig, SolverConfig, SolverKind,
-};
+use crate::schema::{CertificateConfig, DaemonConfig, IssuerConfig, SolverConfig};
 
 /// A loaded, validated configuration.
 #[derive(Clone, Debug)]

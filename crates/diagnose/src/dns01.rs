@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use dns01::{Dns01Config, Dns01Solver, Placement};
 
-use super::Issue;
-use crate::config::{Config, SolverKind};
+use crate::report::Issue;
+use configuration::{Config, SolverKind};
 
 /// The longest the probe waits for propagation, whatever `propagation_timeout` says.
 const MAX_PROPAGATION_WAIT: Duration = Duration::from_secs(20);

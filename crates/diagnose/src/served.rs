@@ -6,10 +6,10 @@ use std::time::SystemTime;
 
 use cert_inspect::{CertSummary, ProblemKind, Roots};
 
-use super::Issue;
-use super::net::{REQUEST_TIMEOUT, Resolver};
-use super::renewal::Material;
-use crate::config::Config;
+use crate::net::{REQUEST_TIMEOUT, Resolver};
+use crate::renewing::Material;
+use crate::report::Issue;
+use configuration::Config;
 
 /// Checks the deployed chain and each name's endpoint on `port`.
 pub async fn check(

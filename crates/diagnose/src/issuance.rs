@@ -7,10 +7,10 @@ use std::time::{Duration, SystemTime};
 use acme_core::{CertInfo, error_chain};
 use issuer_ca::CaIssuer;
 
-use super::Issue;
-use super::net::https_client;
-use crate::config::{Config, IssuerConfig};
-use crate::state::{LastResult, Store};
+use crate::net::https_client;
+use crate::report::Issue;
+use configuration::{Config, IssuerConfig};
+use state::{LastResult, Store};
 
 /// A clock further than this from the CA's is worth a warning.
 const MAX_CLOCK_SKEW: Duration = Duration::from_secs(60);

@@ -8,12 +8,9 @@
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use acme_core::policy::{self, Assessment};
+use acme_core::policy::{self, Assessment, Wanted};
 use acme_core::{Bundle, CertInfo, PrivateKeyPem};
 use serde::{Deserialize, Serialize};
-
-use crate::config::CertificateConfig;
-use crate::lifecycle;
 
 /// What is kept of one certificate.
 #[derive(Serialize, Deserialize)]
@@ -69,10 +66,11 @@ impl Kept {
         self.read().map(|record| record.reason)
     }
 
-    /// The kept certificate, when it can still be deployed for `cert` at `now`: from the
-    /// configured issuer, for exactly the configured names and key type, with its own key,
-    /// and not yet due. An unusable one is removed (and why is logged).
-    pub fn usable(&self, cert: &CertificateConfig, now: SystemTime) -> Option<Bundle> {
+    /// The kept certificate, when it can still be deployed at `now` as a certificate from
+    /// `issuer` (its configured name) that is `wanted`: from that issuer, for exactly the
+    /// wanted names and key type, with its own key, and not yet due. An unusable one is
+    /// removed (and why is logged).
+    pub fn usable(&self, issuer: &str, wanted: &Wanted<'_>, now: SystemTime) -> Option<Bundle> {
         let record = self.read()?;
         let bundle = Bundle {
             cert_pem: record.cert_pem,
@@ -80,18 +78,17 @@ impl Kept {
             key: PrivateKeyPem::new(record.key_pem),
             ca_pem: record.ca_pem,
         };
-        let unusable = if record.issuer != cert.issuer {
+        let unusable = if record.issuer != issuer {
             Some(format!(
                 "it came from issuer {:?}, the configuration now says {:?}",
-                record.issuer, cert.issuer
+                record.issuer, issuer
             ))
         } else {
             match CertInfo::from_pem(&bundle.cert_pem) {
                 Err(err) => Some(err.to_string()),
                 Ok(info) => {
                     let key_matches = info.matches_key(&bundle.key);
-                    match policy::assess(Some((&info, key_matches)), &lifecycle::wanted(cert), now)
-                    {
+                    match policy::assess(Some((&info, key_matches)), wanted, now) {
                         Assessment::Valid { .. } => None,
                         Assessment::Issue(reason) => Some(reason.to_string()),
                     }
@@ -120,7 +117,7 @@ impl Kept {
     }
 
     fn read(&self) -> Option<Record> {
-        crate::state::read_json(&self.path)
+        crate::store::read_json(&self.path)
     }
 }
 
@@ -132,13 +129,13 @@ mod tests {
 
     use super::*;
 
-    fn config(domains: &[&str], issuer: &str) -> CertificateConfig {
-        serde_json::from_value(serde_json::json!({
-            "domains": domains,
-            "issuer": issuer,
-            "sinks": [],
-        }))
-        .expect("certificate config")
+    /// What a configured certificate for `names` with the default key and renewal wants.
+    fn wanted(names: &[String]) -> Wanted<'_> {
+        Wanted {
+            names,
+            key_type: KeyType::EcdsaP256,
+            renew_before: None,
+        }
     }
 
     fn bundle(name: &str) -> Bundle {
@@ -169,7 +166,7 @@ mod tests {
         assert_eq!(kept.reason().as_deref(), Some("disk full"));
         let now = SystemTime::now();
         assert_eq!(
-            kept.usable(&config(&["www.example.test"], "le"), now),
+            kept.usable("le", &wanted(&["www.example.test".to_string()]), now),
             Some(issued)
         );
         kept.clear();
@@ -184,14 +181,14 @@ mod tests {
         kept.keep("le", &bundle("www.example.test"), "x")
             .expect("keep");
         assert_eq!(
-            kept.usable(&config(&["other.example.test"], "le"), now),
+            kept.usable("le", &wanted(&["other.example.test".to_string()]), now),
             None
         );
         assert!(!kept.path().exists());
         kept.keep("le", &bundle("www.example.test"), "x")
             .expect("keep");
         assert_eq!(
-            kept.usable(&config(&["www.example.test"], "zerossl"), now),
+            kept.usable("zerossl", &wanted(&["www.example.test".to_string()]), now),
             None
         );
         assert!(!kept.path().exists());

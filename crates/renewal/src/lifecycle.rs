@@ -11,11 +11,11 @@ use acme_core::{
     Bundle, CancellationToken, CertInfo, IssueRequest, KeyType, PrivateKeyPem, Sink, Solver,
 };
 
-use crate::config::{CertificateConfig, Config};
-use crate::hooks::{HookEnv, Outcome, Stage};
-use crate::kept::Kept;
-use crate::state::{CertState, FailedHook};
-use crate::wiring::Components;
+use configuration::Components;
+use configuration::{CertificateConfig, Config};
+use configuration::{HookEnv, Outcome, Stage};
+use state::Kept;
+use state::{CertState, FailedHook};
 
 /// What the sinks of one certificate hold, and what the policy makes of it.
 pub struct Deployed {
@@ -84,7 +84,7 @@ pub async fn inspect(sinks: &[Arc<dyn Sink>], wanted: &Wanted<'_>) -> Deployed {
 /// (and still can be): then the certificate is due whatever the deployed one says.
 pub fn kept_waiting(config: &Config, name: &str, cert: &CertificateConfig) -> bool {
     Kept::new(&config.daemon.state_dir, name)
-        .usable(cert, SystemTime::now())
+        .usable(&cert.issuer, &wanted(cert), SystemTime::now())
         .is_some()
 }
 
@@ -289,7 +289,7 @@ async fn deploy(
         .get(&cert.issuer)
         .ok_or_else(|| format!("issuer {:?} is not configured", cert.issuer))?;
     let kept = Kept::new(&config.daemon.state_dir, name);
-    if let Some(bundle) = kept.usable(cert, SystemTime::now()) {
+    if let Some(bundle) = kept.usable(&cert.issuer, &wanted(cert), SystemTime::now()) {
         tracing::info!("deploying the certificate issued by an earlier attempt; no new order");
         let info = CertInfo::from_pem(&bundle.cert_pem)?;
         store_everywhere(sinks, &bundle, &info, &kept, &cert.issuer).await?;

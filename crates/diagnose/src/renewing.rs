@@ -10,12 +10,10 @@ use acme_core::policy::{Assessment, IssueReason};
 use acme_core::{Bundle, CertInfo};
 use nix::fcntl::{Flock, FlockArg};
 
-use super::Issue;
-use crate::config::Config;
-use crate::due;
-use crate::lifecycle;
-use crate::state::Store;
-use crate::wiring::Components;
+use crate::report::Issue;
+use configuration::Components;
+use configuration::Config;
+use state::Store;
 
 /// How long reading one sink may take.
 const SINK_TIMEOUT: Duration = Duration::from_secs(10);
@@ -198,9 +196,9 @@ pub async fn check(
         ));
     }
 
-    let looked = lifecycle::inspect(&sinks, &lifecycle::wanted(cert)).await;
-    let planned = due::plan(
-        &due::Target::new(config, cert),
+    let looked = renewal::inspect(&sinks, &renewal::wanted(cert)).await;
+    let planned = renewal::plan(
+        &renewal::Target::new(config, cert),
         &looked.assessment,
         looked.info.as_ref(),
         &state,
@@ -250,7 +248,7 @@ mod tests {
     fn the_lock_probe_sees_a_held_lock_and_a_free_one_and_no_lock_file() {
         let dir = tempfile::tempdir().expect("tempdir");
         assert_eq!(daemon_holds_lock(dir.path()), None);
-        let held = crate::state::lock(dir.path()).expect("lock");
+        let held = state::lock(dir.path()).expect("lock");
         assert_eq!(daemon_holds_lock(dir.path()), Some(true));
         drop(held);
         assert_eq!(daemon_holds_lock(dir.path()), Some(false));

@@ -13,9 +13,9 @@ use acme_core::{CertInfo, Issuer, RenewalWindow};
 use rand::Rng;
 use serde::Serialize;
 
-use crate::config::{CertificateConfig, Config, IssuerConfig};
 use crate::lifecycle::Failure;
-use crate::state::{AriState, CertState, IssuedFrom, LastResult};
+use configuration::{CertificateConfig, Config, IssuerConfig};
+use state::{AriState, CertState, IssuedFrom, LastResult};
 
 /// Lifetimes at or below this renew at half-life.
 const SHORT_LIVED: Duration = Duration::from_secs(10 * 24 * 3600);
@@ -439,7 +439,7 @@ fn usable_window<'a>(state: &'a CertState, info: &CertInfo) -> Option<&'a AriSta
 /// Turns a fresh window from the CA into what state remembers: the chosen instant is kept
 /// if the window did not move, otherwise drawn anew, uniformly inside the window. A window
 /// that starts before the certificate's not-before is ignored (`None`).
-pub fn adopt_window(
+fn adopt_window(
     window: &RenewalWindow,
     info: &CertInfo,
     previous: Option<&AriState>,
@@ -498,7 +498,7 @@ mod tests {
     use acme_core::KeyType;
     use acme_core::policy::IssueReason;
 
-    use crate::state::Revocation;
+    use state::Revocation;
 
     const DAY: Duration = Duration::from_secs(86400);
 

@@ -2,11 +2,11 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::{Component, Path, PathBuf};
 
-use super::schema::{CertificateConfig, IssuerConfig, SinkConfig};
-use super::{Config, Problem};
+use crate::config::{Config, Problem};
+use crate::schema::{CertificateConfig, IssuerConfig, SinkConfig};
 
 /// Cross-checks the entries: references resolve, names are usable, solvers fit the names.
-pub(super) fn validate(config: &Config, problems: &mut Vec<Problem>) {
+pub(crate) fn validate(config: &Config, problems: &mut Vec<Problem>) {
     let mut report = |key: String, message: String| problems.push(Problem { key, message });
     if config.daemon.concurrency == 0 {
         report("daemon.concurrency".into(), "must be at least 1".into());

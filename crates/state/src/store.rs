@@ -252,7 +252,7 @@ impl Store {
 
 /// Reads one JSON record of the state directory; `None` when it is missing, or unreadable
 /// (logged).
-pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Option<T> {
+pub(crate) fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Option<T> {
     match std::fs::read(path) {
         Ok(bytes) => serde_json::from_slice(&bytes)
             .inspect_err(|e| {

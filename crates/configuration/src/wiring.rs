@@ -13,8 +13,9 @@ use sink_files::FilesSink;
 use sink_kubernetes::{KubernetesSink, SecretMeta};
 use tls_alpn01::TlsAlpn01Solver;
 
-use crate::config::{Config, ConfigError, IssuerConfig, Problem, SinkConfig, SolverKind};
-use crate::journal::{Journal, Journaled};
+use crate::config::{Config, ConfigError, Problem};
+use crate::schema::{IssuerConfig, SinkConfig, SolverKind};
+use state::{Journal, Journaled};
 
 /// Whether building the components may create what `generate = true` issuers keep in the
 /// state directory.

@@ -4,10 +4,10 @@ use std::path::{Path, PathBuf};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-use super::schema::{
+use crate::config::{Config, ConfigError, Problem};
+use crate::schema::{
     CertificateConfig, DaemonConfig, IssuerConfig, SinkConfig, SolverConfig, SolverKind,
 };
-use super::{Config, ConfigError, Problem};
 
 const TOP_LEVEL: [&str; 4] = ["daemon", "issuers", "solvers", "certificates"];
 
@@ -65,7 +65,7 @@ pub fn load_with_problems(path: &Path) -> Result<(Config, Vec<Problem>), ConfigE
     // The cross-checks need every entry parsed (else they would report missing references),
     // not every secret readable.
     if problems.len() == unreadable_secrets {
-        super::validate::validate(&config, &mut problems);
+        crate::validate::validate(&config, &mut problems);
     }
     if problems.is_empty()
         && let Some(warning) = exposed_secrets_warning(path)
@@ -77,7 +77,7 @@ pub fn load_with_problems(path: &Path) -> Result<(Config, Vec<Problem>), ConfigE
 
 /// `name` as one segment of a key path: as it is when it is an identifier, else quoted the
 /// way TOML writes it (`certificates."a/b"`).
-pub(super) fn key_segment(name: &str) -> String {
+pub(crate) fn key_segment(name: &str) -> String {
     if check_name(name).is_ok() {
         name.to_string()
     } else {
