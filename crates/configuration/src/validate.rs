@@ -26,116 +26,9 @@ pub(crate) fn validate(config: &Config, problems: &mut Vec<Problem>) {
     }
     let mut sink_owners: BTreeMap<String, &str> = BTreeMap::new();
     for (name, cert) in &config.certificates {
-        let key = |field: &str| format!("certificates.{name}.{field}");
-        if let Some(other) = name.strip_suffix(".revoked") {
-            report(
-                format!("certificates.{name}"),
-                format!(
-                    "the state record of {name:?} would be the revocation record of certificate \
-                     {other:?} (certificates/{name}.json); rename it"
-                ),
-            );
-        }
-        if cert.domains.is_empty() {
-            report(
-                key("domains"),
-                "no names; list at least one DNS name".into(),
-            );
-        }
-        for domain in &cert.domains {
-            if let Err(why) = check_dns_name(domain) {
-                report(
-                    key("domains"),
-                    format!("{domain:?} is not a usable DNS name: {why}"),
-                );
-            }
-        }
-        let mut seen = cert.domains.clone();
-        seen.sort();
-        seen.dedup();
-        if seen.len() != cert.domains.len() {
-            report(key("domains"), "lists a name more than once".into());
-        }
-        if cert.sinks.is_empty() {
-            report(
-                key("sinks"),
-                "no sinks; add e.g. { kind = \"files\", dir = \"/etc/ssl/acmekeep/NAME\" }".into(),
-            );
-        }
-        for (i, sink) in cert.sinks.iter().enumerate() {
-            let (field, place, what) = match sink {
-                SinkConfig::Files(files) => (
-                    "dir",
-                    format!("directory {}", normalised(&files.dir).display()),
-                    "directory",
-                ),
-                SinkConfig::Kubernetes(kubernetes) => (
-                    "secret",
-                    format!("Secret {}/{}", kubernetes.namespace, kubernetes.secret),
-                    "Secret",
-                ),
-            };
-            if let Some(other) = sink_owners.insert(place.clone(), name) {
-                report(
-                    format!("certificates.{name}.sinks[{i}].{field}"),
-                    format!(
-                        "{place} is already the sink of certificate {other:?}; give each certificate its own {what}"
-                    ),
-                );
-            }
-        }
-        let Some(issuer) = config.issuers.get(&cert.issuer) else {
-            report(
-                key("issuer"),
-                format!(
-                    "no issuer named {:?} (configured: {})",
-                    cert.issuer,
-                    names(&config.issuers)
-                ),
-            );
-            continue;
-        };
-        if let Some(solver) = &cert.solver
-            && !config.solvers.contains_key(solver)
-        {
-            report(
-                key("solver"),
-                format!(
-                    "no solver named {solver:?} (configured: {})",
-                    names(&config.solvers)
-                ),
-            );
-            continue;
-        }
-        if !issuer.needs_solver() {
-            continue;
-        }
-        if config.solvers.is_empty() {
-            report(
-                key("solver"),
-                format!(
-                    "issuer {:?} is ACME and needs a solver, but no [solvers.NAME] is configured",
-                    cert.issuer
-                ),
-            );
-            continue;
-        }
-        for domain in &cert.domains {
-            match config.solver_for(name, domain) {
-                Ok(solver) => {
-                    let kind = config.solvers[solver].kind.name();
-                    if domain.starts_with("*.") && kind != "dns-01" {
-                        report(
-                            key("domains"),
-                            format!(
-                                "{domain} is a wildcard, which only dns-01 can validate, but solver {solver:?} is {kind}"
-                            ),
-                        );
-                    }
-                }
-                Err(message) => report(key("solver"), message),
-            }
-        }
+        check_domains(name, cert, &mut report);
+        check_sinks(name, cert, &mut sink_owners, &mut report);
+        check_references(config, name, cert, &mut report);
     }
     for (name, solver) in &config.solvers {
         for zone in &solver.zones {
@@ -145,6 +38,141 @@ pub(crate) fn validate(config: &Config, problems: &mut Vec<Problem>) {
                     format!("{zone:?} is not a usable zone name: {why}"),
                 );
             }
+        }
+    }
+}
+
+/// The certificate's name and its `domains`: present, usable, each listed once.
+fn check_domains(name: &str, cert: &CertificateConfig, report: &mut impl FnMut(String, String)) {
+    let key = |field: &str| format!("certificates.{name}.{field}");
+    if let Some(other) = name.strip_suffix(".revoked") {
+        report(
+            format!("certificates.{name}"),
+            format!(
+                "the state record of {name:?} would be the revocation record of certificate \
+                 {other:?} (certificates/{name}.json); rename it"
+            ),
+        );
+    }
+    if cert.domains.is_empty() {
+        report(
+            key("domains"),
+            "no names; list at least one DNS name".into(),
+        );
+    }
+    for domain in &cert.domains {
+        if let Err(why) = check_dns_name(domain) {
+            report(
+                key("domains"),
+                format!("{domain:?} is not a usable DNS name: {why}"),
+            );
+        }
+    }
+    let mut seen = cert.domains.clone();
+    seen.sort();
+    seen.dedup();
+    if seen.len() != cert.domains.len() {
+        report(key("domains"), "lists a name more than once".into());
+    }
+}
+
+/// The certificate's `sinks`: at least one, and none shared with another certificate
+/// (`sink_owners` remembers which certificate each directory or Secret belongs to).
+fn check_sinks<'a>(
+    name: &'a str,
+    cert: &CertificateConfig,
+    sink_owners: &mut BTreeMap<String, &'a str>,
+    report: &mut impl FnMut(String, String),
+) {
+    if cert.sinks.is_empty() {
+        report(
+            format!("certificates.{name}.sinks"),
+            "no sinks; add e.g. { kind = \"files\", dir = \"/etc/ssl/acmekeep/NAME\" }".into(),
+        );
+    }
+    for (i, sink) in cert.sinks.iter().enumerate() {
+        let (field, place, what) = match sink {
+            SinkConfig::Files(files) => (
+                "dir",
+                format!("directory {}", normalised(&files.dir).display()),
+                "directory",
+            ),
+            SinkConfig::Kubernetes(kubernetes) => (
+                "secret",
+                format!("Secret {}/{}", kubernetes.namespace, kubernetes.secret),
+                "Secret",
+            ),
+        };
+        if let Some(other) = sink_owners.insert(place.clone(), name) {
+            report(
+                format!("certificates.{name}.sinks[{i}].{field}"),
+                format!(
+                    "{place} is already the sink of certificate {other:?}; give each certificate its own {what}"
+                ),
+            );
+        }
+    }
+}
+
+/// The certificate's `issuer` and `solver` exist, and an ACME issuer has a solver that
+/// fits each name (only dns-01 validates a wildcard).
+fn check_references(
+    config: &Config,
+    name: &str,
+    cert: &CertificateConfig,
+    report: &mut impl FnMut(String, String),
+) {
+    let key = |field: &str| format!("certificates.{name}.{field}");
+    let Some(issuer) = config.issuers.get(&cert.issuer) else {
+        report(
+            key("issuer"),
+            format!(
+                "no issuer named {:?} (configured: {})",
+                cert.issuer,
+                names(&config.issuers)
+            ),
+        );
+        return;
+    };
+    if let Some(solver) = &cert.solver
+        && !config.solvers.contains_key(solver)
+    {
+        report(
+            key("solver"),
+            format!(
+                "no solver named {solver:?} (configured: {})",
+                names(&config.solvers)
+            ),
+        );
+        return;
+    }
+    if !issuer.needs_solver() {
+        return;
+    }
+    if config.solvers.is_empty() {
+        report(
+            key("solver"),
+            format!(
+                "issuer {:?} is ACME and needs a solver, but no [solvers.NAME] is configured",
+                cert.issuer
+            ),
+        );
+        return;
+    }
+    for domain in &cert.domains {
+        match config.solver_for(name, domain) {
+            Ok(solver) => {
+                let kind = config.solvers[solver].kind.name();
+                if domain.starts_with("*.") && kind != "dns-01" {
+                    report(
+                        key("domains"),
+                        format!(
+                            "{domain} is a wildcard, which only dns-01 can validate, but solver {solver:?} is {kind}"
+                        ),
+                    );
+                }
+            }
+            Err(message) => report(key("solver"), message),
         }
     }
 }

@@ -7,12 +7,13 @@ use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use acme_core::policy::{Assessment, IssueReason};
-use acme_core::{Bundle, CertInfo};
+use acme_core::{Bundle, CertInfo, Sink};
 use nix::fcntl::{Flock, FlockArg};
 
 use crate::report::Issue;
 use configuration::Components;
 use configuration::Config;
+use renewal::Plan;
 use state::Store;
 
 /// How long reading one sink may take.
@@ -69,92 +70,25 @@ pub async fn check(
     let mut material = None;
     for sink in &sinks {
         let where_ = sink.describe();
-        let loaded = match tokio::time::timeout(SINK_TIMEOUT, sink.load()).await {
-            Ok(Err(err)) => match sink.load_as_is().await {
-                // The files are there but disagree: name the file, and look at them anyway.
-                Ok(Some(bundle)) => {
-                    issues.push(Issue::error(
-                        "sink-files-disagree",
-                        format!("{where_}: {err}"),
-                        "a file of the sink was replaced or edited on its own, by hand or by another tool",
-                        format!("acmekeep inspect on the sink; acmekeep --issue {name} deploys it again"),
-                    ));
-                    Ok(Ok(Some(bundle)))
-                }
-                _ => Ok(Err(err)),
-            },
-            other => other,
-        };
-        match loaded {
-            Err(_) => issues.push(Issue::error(
-                "sink-unreadable",
-                format!("{where_} did not answer within {}s", SINK_TIMEOUT.as_secs()),
-                "the sink's storage or API is unavailable",
-                "acmekeep inspect on the sink; acmekeep status".to_string(),
-            )),
-            Ok(Err(err)) => issues.push(Issue::error(
-                "sink-unreadable",
-                format!("{where_} cannot be read: {err}"),
-                "permissions, a missing directory or Secret, or an unreachable API",
-                format!("the sink's files or Secret; acmekeep --issue {name} -v"),
-            )),
-            Ok(Ok(None)) => issues.push(Issue::error(
-                "not-deployed",
-                format!("{where_} holds no certificate"),
-                "issuance has not succeeded yet (see the other findings), or the sink was emptied",
-                format!("acmekeep --issue {name} -v"),
-            )),
-            Ok(Ok(Some(bundle))) => match CertInfo::from_pem(&bundle.cert_pem) {
-                Err(err) => issues.push(Issue::error(
-                    "sink-unreadable",
-                    format!("{where_} holds no readable certificate: {err}"),
-                    "the certificate file was edited or truncated",
-                    format!("acmekeep inspect on the sink; acmekeep --issue {name} --force"),
-                )),
-                Ok(info) => {
-                    if !info.matches_key(&bundle.key) {
-                        issues.push(Issue::error(
-                            "key-mismatch",
-                            format!("{where_}: the private key does not belong to the certificate (serial {})", info.serial),
-                            "the certificate or the key was replaced on its own, by hand or by another tool",
-                            format!("acmekeep inspect on the sink; acmekeep --issue {name} --force"),
-                        ));
-                    }
-                    if material.is_none() {
-                        material = Some(Material {
-                            sink: where_,
-                            bundle,
-                            info,
-                        });
-                    }
-                }
-            },
+        if let Some((bundle, info)) = read_sink(sink.as_ref(), &where_, name, &mut issues).await
+            && material.is_none()
+        {
+            material = Some(Material {
+                sink: where_,
+                bundle,
+                info,
+            });
         }
     }
     let Some(deployed) = &material else {
         return Deployed { issues, material };
     };
     let info = &deployed.info;
-    let sink = &deployed.sink;
-    let inspect = format!("acmekeep inspect on {sink}; openssl x509 -noout -ext subjectAltName");
-
-    for domain in &cert.domains {
-        if !info.names.iter().any(|n| n.eq_ignore_ascii_case(domain)) {
-            issues.push(
-                Issue::error(
-                    "name-not-covered",
-                    format!(
-                        "{domain} is configured but not in the deployed certificate's names ({})",
-                        info.names.join(", ")
-                    ),
-                    "the names were changed after the last issuance and it has not been renewed since, or the sink holds another certificate",
-                    format!("{inspect}; acmekeep --issue {name}"),
-                )
-                .for_name(domain),
-            );
-        }
-    }
-
+    let inspect = format!(
+        "acmekeep inspect on {}; openssl x509 -noout -ext subjectAltName",
+        deployed.sink
+    );
+    issues.extend(names_not_covered(&cert.domains, info, &inspect, name));
     let state = Store::new(&config.daemon.state_dir).load(name);
     if let Some(serial) = &state.deployed_serial
         && *serial != info.serial
@@ -162,40 +96,14 @@ pub async fn check(
         issues.push(Issue::error(
             "sink-changed-by-hand",
             format!(
-                "{sink} holds serial {} ({}), not serial {serial}, the certificate acmekeep last deployed",
-                info.serial, info.subject
+                "{} holds serial {} ({}), not serial {serial}, the certificate acmekeep last deployed",
+                deployed.sink, info.serial, info.subject
             ),
             "the certificate was changed by hand or by another tool; acmekeep renews from what is deployed",
             format!("{inspect}; restore it with acmekeep --issue {name} --force"),
         ));
     }
-
-    let left = info.not_after.duration_since(now).unwrap_or_default();
-    let window = EMERGENCY_WINDOW.min(info.lifetime() / EMERGENCY_FRACTION);
-    if info.not_after <= now {
-        issues.push(Issue::error(
-            "expired",
-            format!(
-                "the deployed certificate expired at {}",
-                humantime::format_rfc3339_seconds(info.not_after)
-            ),
-            "renewal did not happen: see the other findings (issuer, challenges, daemon)",
-            format!("acmekeep status; acmekeep --issue {name} -v"),
-        ));
-    } else if left < window {
-        issues.push(Issue::error(
-            "expiry-soon",
-            format!(
-                "the deployed certificate expires in {} (at {}), inside the emergency window of {}",
-                humantime::format_duration(Duration::from_secs(left.as_secs())),
-                humantime::format_rfc3339_seconds(info.not_after),
-                humantime::format_duration(window)
-            ),
-            "renewal has not happened although it was due long ago",
-            format!("acmekeep status; acmekeep --issue {name} -v"),
-        ));
-    }
-
+    issues.extend(expiry(info, name, now));
     let looked = renewal::inspect(&sinks, &renewal::wanted(cert)).await;
     let planned = renewal::plan(
         &renewal::Target::new(config, cert),
@@ -205,26 +113,7 @@ pub async fn check(
         now,
     );
     if let Assessment::Issue(IssueReason::Due { since }) = looked.assessment {
-        let late = now.duration_since(since).unwrap_or_default();
-        let late_text = humantime::format_duration(Duration::from_secs(late.as_secs()));
-        let since_text = humantime::format_rfc3339_seconds(since);
-        match lock_held {
-            Some(true) if late > OVERDUE_WITH_DAEMON => issues.push(Issue::warning(
-                "renewal-overdue",
-                format!("past its renewal time ({since_text}) by {late_text}, although an acmekeep daemon runs; next: {} ({})",
-                    humantime::format_rfc3339_seconds(planned.at), planned.basis),
-                "renewal attempts fail or back off: see the last attempt",
-                "acmekeep status; journalctl -u acmekeep".to_string(),
-            )),
-            Some(true) => {}
-            _ => issues.push(Issue::error(
-                "renewal-overdue",
-                format!("past its renewal time ({since_text}) by {late_text}, and no acmekeep daemon holds the lock of {}",
-                    config.daemon.state_dir.display()),
-                "the daemon is not running (stopped, crashed, never enabled) and no one-shot run renewed it",
-                format!("systemctl status acmekeep; acmekeep run (or acmekeep --issue {name} from cron)"),
-            )),
-        }
+        issues.extend(overdue(config, name, since, &planned, lock_held, now));
     }
     if let Assessment::Issue(IssueReason::KeyTypeChanged { .. }) = looked.assessment {
         issues.push(Issue::warning(
@@ -238,6 +127,176 @@ pub async fn check(
         ));
     }
     Deployed { issues, material }
+}
+
+/// Reads one sink (`where_` describes it) of certificate `name`: its bundle and leaf when it
+/// holds a readable certificate; every problem found on the way is added to `issues`.
+async fn read_sink(
+    sink: &dyn Sink,
+    where_: &str,
+    name: &str,
+    issues: &mut Vec<Issue>,
+) -> Option<(Bundle, CertInfo)> {
+    let loaded = match tokio::time::timeout(SINK_TIMEOUT, sink.load()).await {
+        Ok(Err(err)) => match sink.load_as_is().await {
+            // The files are there but disagree: name the file, and look at them anyway.
+            Ok(Some(bundle)) => {
+                issues.push(Issue::error(
+                    "sink-files-disagree",
+                    format!("{where_}: {err}"),
+                    "a file of the sink was replaced or edited on its own, by hand or by another tool",
+                    format!("acmekeep inspect on the sink; acmekeep --issue {name} deploys it again"),
+                ));
+                Ok(Ok(Some(bundle)))
+            }
+            _ => Ok(Err(err)),
+        },
+        other => other,
+    };
+    let bundle = match loaded {
+        Err(_) => {
+            issues.push(Issue::error(
+                "sink-unreadable",
+                format!("{where_} did not answer within {}s", SINK_TIMEOUT.as_secs()),
+                "the sink's storage or API is unavailable",
+                "acmekeep inspect on the sink; acmekeep status".to_string(),
+            ));
+            return None;
+        }
+        Ok(Err(err)) => {
+            issues.push(Issue::error(
+                "sink-unreadable",
+                format!("{where_} cannot be read: {err}"),
+                "permissions, a missing directory or Secret, or an unreachable API",
+                format!("the sink's files or Secret; acmekeep --issue {name} -v"),
+            ));
+            return None;
+        }
+        Ok(Ok(None)) => {
+            issues.push(Issue::error(
+                "not-deployed",
+                format!("{where_} holds no certificate"),
+                "issuance has not succeeded yet (see the other findings), or the sink was emptied",
+                format!("acmekeep --issue {name} -v"),
+            ));
+            return None;
+        }
+        Ok(Ok(Some(bundle))) => bundle,
+    };
+    let info = match CertInfo::from_pem(&bundle.cert_pem) {
+        Ok(info) => info,
+        Err(err) => {
+            issues.push(Issue::error(
+                "sink-unreadable",
+                format!("{where_} holds no readable certificate: {err}"),
+                "the certificate file was edited or truncated",
+                format!("acmekeep inspect on the sink; acmekeep --issue {name} --force"),
+            ));
+            return None;
+        }
+    };
+    if !info.matches_key(&bundle.key) {
+        issues.push(Issue::error(
+            "key-mismatch",
+            format!(
+                "{where_}: the private key does not belong to the certificate (serial {})",
+                info.serial
+            ),
+            "the certificate or the key was replaced on its own, by hand or by another tool",
+            format!("acmekeep inspect on the sink; acmekeep --issue {name} --force"),
+        ));
+    }
+    Some((bundle, info))
+}
+
+/// The configured `domains` the deployed leaf `info` does not name.
+fn names_not_covered(domains: &[String], info: &CertInfo, inspect: &str, name: &str) -> Vec<Issue> {
+    domains
+        .iter()
+        .filter(|domain| !info.names.iter().any(|n| n.eq_ignore_ascii_case(domain)))
+        .map(|domain| {
+            Issue::error(
+                "name-not-covered",
+                format!(
+                    "{domain} is configured but not in the deployed certificate's names ({})",
+                    info.names.join(", ")
+                ),
+                "the names were changed after the last issuance and it has not been renewed since, or the sink holds another certificate",
+                format!("{inspect}; acmekeep --issue {name}"),
+            )
+            .for_name(domain)
+        })
+        .collect()
+}
+
+/// An expired deployed leaf, or one inside the emergency window.
+fn expiry(info: &CertInfo, name: &str, now: SystemTime) -> Option<Issue> {
+    let left = info.not_after.duration_since(now).unwrap_or_default();
+    let window = EMERGENCY_WINDOW.min(info.lifetime() / EMERGENCY_FRACTION);
+    if info.not_after <= now {
+        Some(Issue::error(
+            "expired",
+            format!(
+                "the deployed certificate expired at {}",
+                humantime::format_rfc3339_seconds(info.not_after)
+            ),
+            "renewal did not happen: see the other findings (issuer, challenges, daemon)",
+            format!("acmekeep status; acmekeep --issue {name} -v"),
+        ))
+    } else if left < window {
+        Some(Issue::error(
+            "expiry-soon",
+            format!(
+                "the deployed certificate expires in {} (at {}), inside the emergency window of {}",
+                humantime::format_duration(Duration::from_secs(left.as_secs())),
+                humantime::format_rfc3339_seconds(info.not_after),
+                humantime::format_duration(window)
+            ),
+            "renewal has not happened although it was due long ago",
+            format!("acmekeep status; acmekeep --issue {name} -v"),
+        ))
+    } else {
+        None
+    }
+}
+
+/// A certificate past its renewal time (`since`): a warning when the daemon runs and it is
+/// late by more than an hour, an error when no daemon holds the state lock.
+fn overdue(
+    config: &Config,
+    name: &str,
+    since: SystemTime,
+    planned: &Plan,
+    lock_held: Option<bool>,
+    now: SystemTime,
+) -> Option<Issue> {
+    let late = now.duration_since(since).unwrap_or_default();
+    let late_text = humantime::format_duration(Duration::from_secs(late.as_secs()));
+    let since_text = humantime::format_rfc3339_seconds(since);
+    match lock_held {
+        Some(true) if late > OVERDUE_WITH_DAEMON => Some(Issue::warning(
+            "renewal-overdue",
+            format!(
+                "past its renewal time ({since_text}) by {late_text}, although an acmekeep daemon runs; next: {} ({})",
+                humantime::format_rfc3339_seconds(planned.at),
+                planned.basis
+            ),
+            "renewal attempts fail or back off: see the last attempt",
+            "acmekeep status; journalctl -u acmekeep".to_string(),
+        )),
+        Some(true) => None,
+        _ => Some(Issue::error(
+            "renewal-overdue",
+            format!(
+                "past its renewal time ({since_text}) by {late_text}, and no acmekeep daemon holds the lock of {}",
+                config.daemon.state_dir.display()
+            ),
+            "the daemon is not running (stopped, crashed, never enabled) and no one-shot run renewed it",
+            format!(
+                "systemctl status acmekeep; acmekeep run (or acmekeep --issue {name} from cron)"
+            ),
+        )),
+    }
 }
 
 #[cfg(test)]

@@ -9,11 +9,8 @@ use acme_core::policy::{Assessment, IssueReason};
 use tokio::sync::Semaphore;
 
 use crate::observe::Metrics;
-use configuration::Components;
-use configuration::Config;
-use renewal::Event;
-use renewal::Retry;
-use renewal::{Basis, Target};
+use configuration::{CertificateConfig, Components, Config};
+use renewal::{Basis, Event, Failure, Plan, Retry, Target};
 use state::{CertState, Store};
 
 /// What every task shares: the configuration it was started with and its components.
@@ -84,6 +81,8 @@ async fn renew(context: &Context, name: &str) -> Outcome {
     }
 }
 
+/// Decides from what is deployed: waits (and says when to look again) while the
+/// certificate is not due, else issues and deploys it and records the attempt.
 async fn renew_deployed(
     context: &Context,
     name: &str,
@@ -102,77 +101,9 @@ async fn renew_deployed(
         &state,
         now,
     );
-    if let Some(info) = &deployed.info {
-        context.metrics.record_certificate(
-            name,
-            &cert.issuer,
-            info.not_before,
-            info.not_after,
-            planned.at,
-        );
-    }
-    let ready = matches!(
-        deployed.assessment,
-        Assessment::Valid { .. } | Assessment::Issue(IssueReason::Due { .. })
-    );
-    context.metrics.record_ready(name, &cert.issuer, ready);
-    if let Some(warning) = deployed
-        .info
-        .as_ref()
-        .and_then(|info| renewal::renew_before_warning(name, cert, info))
-    {
-        tracing::warn!("{warning}");
-    }
+    record_deployed(context, name, cert, &deployed, &planned);
     if planned.at > now && !renewal::kept_waiting(&context.config, name, cert) {
-        if planned.basis == Basis::Backoff {
-            tracing::info!(
-                retry_at = %humantime::format_rfc3339_seconds(planned.at),
-                failures = state.failures,
-                "waiting before the next attempt"
-            );
-        } else {
-            tracing::info!(
-                renews_at = %humantime::format_rfc3339_seconds(planned.at),
-                basis = %planned.basis,
-                "certificate is valid"
-            );
-        }
-        let mut renew_at = planned.at;
-        if let Some(info) = &deployed.info
-            && let Some(failed) = state
-                .failed_deploy_hook
-                .as_ref()
-                .filter(|failed| failed.serial == info.serial)
-        {
-            if failed.retry_at <= now {
-                let retried = renewal::retry_deploy_hook(
-                    &context.config,
-                    &context.components,
-                    name,
-                    info,
-                    &mut state,
-                )
-                .await;
-                if let Some(Err(error)) = retried {
-                    tracing::error!(%error, "the deploy hook failed again; trying again later");
-                }
-                save(context, name, &state);
-            }
-            if let Some(failed) = &state.failed_deploy_hook {
-                renew_at = renew_at.min(failed.retry_at);
-            }
-        }
-        let mut next = vec![(Event::Renew, renew_at)];
-        // Only ACME CAs can offer a renewal window; asking any other issuer would only
-        // read every sink a second time.
-        if let Some(info) = deployed.info.as_ref() {
-            if renewal::window_wanted(&context.config, cert, info, &state, now) {
-                next.push((Event::RefreshWindow, now));
-            } else if let Some(ari) = state.ari.as_ref().filter(|ari| ari.serial == info.serial) {
-                next.push((Event::RefreshWindow, ari.refresh_at));
-            }
-        }
-        return next;
+        return wait(context, name, cert, &deployed, &planned, &mut state, now).await;
     }
 
     let Ok(_permit) = context.issuance.acquire().await else {
@@ -195,8 +126,108 @@ async fn renew_deployed(
         &context.cancel,
     )
     .await;
+    record_attempt(context, name, &target, state, result)
+}
+
+/// What `/metrics` shows of the deployed certificate, and the `renew_before` warning.
+fn record_deployed(
+    context: &Context,
+    name: &str,
+    cert: &CertificateConfig,
+    deployed: &renewal::Deployed,
+    planned: &Plan,
+) {
+    if let Some(info) = &deployed.info {
+        context.metrics.record_certificate(
+            name,
+            &cert.issuer,
+            info.not_before,
+            info.not_after,
+            planned.at,
+        );
+    }
+    let ready = matches!(
+        deployed.assessment,
+        Assessment::Valid { .. } | Assessment::Issue(IssueReason::Due { .. })
+    );
+    context.metrics.record_ready(name, &cert.issuer, ready);
+    if let Some(warning) = deployed
+        .info
+        .as_ref()
+        .and_then(|info| renewal::renew_before_warning(name, cert, info))
+    {
+        tracing::warn!("{warning}");
+    }
+}
+
+/// Not due yet: retries a failed deploy hook when its time has come, and returns when to
+/// renew and to refresh the renewal window.
+async fn wait(
+    context: &Context,
+    name: &str,
+    cert: &CertificateConfig,
+    deployed: &renewal::Deployed,
+    planned: &Plan,
+    state: &mut CertState,
+    now: SystemTime,
+) -> Vec<(Event, SystemTime)> {
+    if planned.basis == Basis::Backoff {
+        tracing::info!(
+            retry_at = %humantime::format_rfc3339_seconds(planned.at),
+            failures = state.failures,
+            "waiting before the next attempt"
+        );
+    } else {
+        tracing::info!(
+            renews_at = %humantime::format_rfc3339_seconds(planned.at),
+            basis = %planned.basis,
+            "certificate is valid"
+        );
+    }
+    let mut renew_at = planned.at;
+    if let Some(info) = &deployed.info
+        && let Some(failed) = state
+            .failed_deploy_hook
+            .as_ref()
+            .filter(|failed| failed.serial == info.serial)
+    {
+        if failed.retry_at <= now {
+            let retried =
+                renewal::retry_deploy_hook(&context.config, &context.components, name, info, state)
+                    .await;
+            if let Some(Err(error)) = retried {
+                tracing::error!(%error, "the deploy hook failed again; trying again later");
+            }
+            save(context, name, state);
+        }
+        if let Some(failed) = &state.failed_deploy_hook {
+            renew_at = renew_at.min(failed.retry_at);
+        }
+    }
+    let mut next = vec![(Event::Renew, renew_at)];
+    // Only ACME CAs can offer a renewal window; asking any other issuer would only
+    // read every sink a second time.
+    if let Some(info) = deployed.info.as_ref() {
+        if renewal::window_wanted(&context.config, cert, info, state, now) {
+            next.push((Event::RefreshWindow, now));
+        } else if let Some(ari) = state.ari.as_ref().filter(|ari| ari.serial == info.serial) {
+            next.push((Event::RefreshWindow, ari.refresh_at));
+        }
+    }
+    next
+}
+
+/// Records an issuance attempt in the state record (and, when it failed, in `/metrics`)
+/// and returns when to look again.
+fn record_attempt(
+    context: &Context,
+    name: &str,
+    target: &Target<'_>,
+    mut state: CertState,
+    result: Result<renewal::Issued, Failure>,
+) -> Vec<(Event, SystemTime)> {
     let now = SystemTime::now();
-    if !renewal::record_attempt(&mut state, &target, &result, now, Retry::Backoff) {
+    if !renewal::record_attempt(&mut state, target, &result, now, Retry::Backoff) {
         tracing::warn!("issuance abandoned; the deployed certificate was left as it was");
         return Vec::new();
     }
@@ -222,7 +253,7 @@ async fn renew_deployed(
             vec![(Event::Renew, retry_at)]
         }
         Err(failure) => {
-            context.metrics.record_failure(name, &cert.issuer);
+            context.metrics.record_failure(name, &target.cert.issuer);
             tracing::error!(
                 error = %failure.message,
                 failures = state.failures,
