@@ -1,5 +1,7 @@
 use std::path::PathBuf;
 
+use crate::FailureKind;
+
 /// A boxed error from a component (a sink, a solver, an issuer) that acme-core wraps.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
@@ -35,7 +37,8 @@ pub enum Error {
     /// The ACME server answered with a problem document or the exchange failed.
     #[error("ACME {step}: {message}")]
     Acme {
-        /// The protocol step that failed (e.g. "new order", "finalize").
+        /// The protocol step that failed (e.g. "new order", "finalize"; "configuration" when
+        /// the issuer's settings are unusable).
         step: &'static str,
         /// What went wrong, including the server's problem detail.
         message: String,
@@ -53,6 +56,9 @@ pub enum Error {
         identifier: String,
         /// What the CA or the solver reported.
         message: String,
+        /// The problem type the CA named for the challenge, without the
+        /// `urn:ietf:params:acme:error:` prefix.
+        problem: Option<String>,
     },
     /// The issuance was abandoned because acmekeep is stopping.
     #[error("abandoned because acmekeep is stopping")]
@@ -65,6 +71,8 @@ pub enum Error {
     Solver {
         /// The solver's configured name.
         solver: String,
+        /// What kind of failure the solver's error is.
+        kind: FailureKind,
         /// The solver's own error.
         source: BoxError,
     },
@@ -73,6 +81,9 @@ pub enum Error {
     Dns {
         /// The provider kind (`rfc2136`, `route53`, …).
         provider: String,
+        /// What kind of failure the provider's error is: [`FailureKind::Dns`], or
+        /// [`FailureKind::Unauthorized`] when the credentials were refused.
+        kind: FailureKind,
         /// The provider's own error, naming the zone or record.
         source: BoxError,
     },
@@ -100,6 +111,8 @@ pub enum Error {
     Issuer {
         /// The issuer's configured name.
         issuer: String,
+        /// What kind of failure the issuer's error is.
+        kind: FailureKind,
         /// The issuer's own error.
         source: BoxError,
     },
@@ -121,6 +134,15 @@ impl Error {
     pub fn acme_problem(&self) -> Option<&str> {
         match self {
             Error::Acme { problem, .. } => problem.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The ACME problem type the CA named for a failed challenge (e.g. `incorrectResponse`),
+    /// if this is one.
+    pub fn challenge_problem(&self) -> Option<&str> {
+        match self {
+            Error::Challenge { problem, .. } => problem.as_deref(),
             _ => None,
         }
     }

@@ -162,6 +162,7 @@ pub trait Issuer: Send + Sync {
     async fn revoke(&self, _cert_pem: &str, _reason: RevocationReason) -> Result<(), Error> {
         Err(Error::Issuer {
             issuer: self.name().to_string(),
+            kind: crate::FailureKind::Config,
             source: "this kind of issuer cannot revoke certificates through acmekeep: revoke \
                      the certificate at the CA itself, or remove the CA from the trust stores \
                      of the certificate's clients"

@@ -11,9 +11,8 @@ use crate::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 use configuration::{CertificateConfig, Config};
 use configuration::{Components, GeneratedCa};
 use renewal::{Basis, Target};
-use renewal::{Failure, Issued};
+use renewal::{Failure, Issued, Retry};
 use state::Journal;
-use state::LastResult;
 
 /// What happened to one certificate.
 enum Outcome {
@@ -326,37 +325,15 @@ async fn retry_deploy_hook(
 /// towards the daemon's backoff but sets no wait of its own — the one-shot was asked for —
 /// except the one the CA asked for (a rate limit, a Retry-After), which the next run obeys.
 fn record(store: &state::Store, name: &str, target: &Target<'_>, result: &Result<Issued, Failure>) {
-    if matches!(result, Err(failure) if failure.cancelled) {
-        return;
-    }
     let mut state = store.load(name);
-    let now = SystemTime::now();
-    state.last_attempt = Some(now);
-    match result {
-        Ok(issued) => {
-            state = renewal::issued_state(target, &issued.info, now, issued.hook_error.clone());
-            renewal::record_deploy_hook(
-                &mut state,
-                &issued.info.serial,
-                issued.deploy_hook_error.clone(),
-            );
-        }
-        Err(failure) => {
-            state.last_error = Some(failure.message.clone());
-            match failure.pending_until {
-                Some(until) => {
-                    state.last_result = Some(LastResult::Pending);
-                    state.retry_at = Some(until);
-                }
-                None => {
-                    state.last_result = Some(LastResult::Failed);
-                    state.failures += 1;
-                    state.retry_at = renewal::ca_wait(failure, now);
-                }
-            }
-        }
-    }
-    if let Err(err) = store.save(name, &state) {
+    if renewal::record_attempt(
+        &mut state,
+        target,
+        result,
+        SystemTime::now(),
+        Retry::CaWaitOnly,
+    ) && let Err(err) = store.save(name, &state)
+    {
         tracing::warn!(error = %err, "cannot write the state record");
     }
 }

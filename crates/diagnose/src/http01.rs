@@ -6,12 +6,12 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
-use acme_core::{Challenge, ChallengeKind, Solver};
+use acme_core::{Challenge, ChallengeKind, Solver, error_chain};
 use http01::Http01Solver;
 use rand::Rng;
 use rand::distr::Alphanumeric;
 
-use crate::net::{REQUEST_TIMEOUT, Resolver, chain};
+use crate::net::{REQUEST_TIMEOUT, Resolver};
 use crate::report::Issue;
 use configuration::{Config, SolverKind};
 
@@ -171,7 +171,7 @@ async fn fetch(
     let shown: Vec<String> = addresses.iter().map(ToString::to_string).collect();
     let shown = shown.join(", ");
     let problem = match client.get(&url).send().await {
-        Err(err) => format!("fetching {url} (at {shown}) failed: {}", chain(&err)),
+        Err(err) => format!("fetching {url} (at {shown}) failed: {}", error_chain(&err)),
         Ok(response) => {
             let status = response.status();
             let body = response.text().await.unwrap_or_default();

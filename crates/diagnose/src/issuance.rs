@@ -4,12 +4,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, SystemTime};
 
-use acme_core::{Health, HealthStatus};
+use acme_core::{FailureKind, Health, HealthStatus};
 use issuer_ca::CaIssuer;
 
 use crate::report::Issue;
 use configuration::{Components, Config, IssuerConfig};
-use state::{LastResult, Store};
+use state::{CertState, LastResult, Store};
 
 /// A clock further than this from the CA's is worth a warning.
 const MAX_CLOCK_SKEW: Duration = Duration::from_secs(60);
@@ -142,7 +142,7 @@ pub fn last_attempt(config: &Config, name: &str) -> Vec<Issue> {
     let error = state.last_error.clone().unwrap_or_default();
     match state.last_result {
         Some(LastResult::Failed) => {
-            let class = classify(&error);
+            let class = classify(&state);
             let repeated = if state.failures >= REPEATED_FAILURES {
                 format!(" ({} failures in a row)", state.failures)
             } else {
@@ -188,75 +188,109 @@ struct Class {
     check_first: &'static str,
 }
 
-/// Classifies a failure by the ACME problem type in its message (acme-core writes
-/// `detail (type)`) or by its wording.
-fn classify(error: &str) -> Class {
-    let class = |check, cause, check_first| Class {
-        check,
-        cause,
-        check_first,
+const RATE_LIMITED: Class = Class {
+    check: "rate-limited",
+    cause: "the CA's rate limit: too many certificates or failed validations for these names or this account",
+    check_first: "wait until the retry time; test against the CA's staging directory",
+};
+const ACCOUNT_INVALID: Class = Class {
+    check: "account-invalid",
+    cause: "the CA does not accept the stored ACME account (deactivated, or from another directory)",
+    check_first: "the account file in state_dir/accounts/; delete it to register anew",
+};
+const CREDENTIALS_REJECTED: Class = Class {
+    check: "credentials-rejected",
+    cause: "an issuer or a DNS provider refused acmekeep's credentials (API token, TSIG key, Vault token, TPP login) or what they may do",
+    check_first: "acmekeep check --online",
+};
+const CHALLENGE_UNAUTHORIZED: Class = Class {
+    check: "challenge-unauthorized",
+    cause: "the CA reached a server that answered the challenge wrongly: the public path for the name leads elsewhere, or a stale TXT value",
+    check_first: "curl http://NAME/.well-known/acme-challenge/test; dig TXT _acme-challenge.NAME",
+};
+const CHALLENGE_CONNECTION: Class = Class {
+    check: "challenge-connection",
+    cause: "the CA could not connect to the name: a firewall, the load balancer, or DNS pointing elsewhere",
+    check_first: "curl -v http://NAME/.well-known/acme-challenge/test from outside the network",
+};
+const CHALLENGE_DNS: Class = Class {
+    check: "challenge-dns",
+    cause: "the CA's DNS lookup failed: no A/AAAA record, SERVFAIL or DNSSEC trouble, or the TXT record not served",
+    check_first: "dig NAME A; dig TXT _acme-challenge.NAME; dig NAME CAA",
+};
+const CAA_FORBIDS: Class = Class {
+    check: "caa-forbids",
+    cause: "a CAA record of the domain does not allow this CA",
+    check_first: "dig NAME CAA",
+};
+const ISSUER_UNREACHABLE: Class = Class {
+    check: "issuer-unreachable",
+    cause: "the CA could not be reached at the last attempt: the CA is down, or a firewall, proxy or DNS problem",
+    check_first: "curl -v <issuer directory URL>",
+};
+const DNS_TXT_NOT_PROPAGATED: Class = Class {
+    check: "dns-txt-not-propagated",
+    cause: "the challenge TXT value was not served by every authoritative server in time: a secondary lags, or a server is not updated",
+    check_first: "dig @each-NS TXT _acme-challenge.NAME",
+};
+const DNS_CREDENTIALS_REJECTED: Class = Class {
+    check: "dns-credentials-rejected",
+    cause: "the DNS provider refused the update: wrong or insufficient credentials, or the zone is not managed by them",
+    check_first: "acmekeep check --online",
+};
+const ISSUANCE_FAILED: Class = Class {
+    check: "issuance-failed",
+    cause: "see the error: the issuer or a solver refused",
+    check_first: "the daemon's log for this certificate",
+};
+
+/// Classifies the last failure of `state` by the kind and the ACME problem type stored with
+/// it. Records written before acmekeep stored the kind fall back to reading the error's
+/// text ([`classify_text`]); that fallback goes after one release.
+fn classify(state: &CertState) -> Class {
+    let Some(kind) = state.last_failure_kind else {
+        return classify_text(state.last_error.as_deref().unwrap_or_default());
     };
+    let from_ca = state.last_problem.is_some();
+    match kind {
+        FailureKind::RateLimited => RATE_LIMITED,
+        FailureKind::Unauthorized if from_ca => ACCOUNT_INVALID,
+        FailureKind::Unauthorized => CREDENTIALS_REJECTED,
+        FailureKind::Validation => CHALLENGE_UNAUTHORIZED,
+        FailureKind::Connection if from_ca => CHALLENGE_CONNECTION,
+        FailureKind::Connection => ISSUER_UNREACHABLE,
+        FailureKind::Dns if from_ca => CHALLENGE_DNS,
+        FailureKind::Dns => DNS_CREDENTIALS_REJECTED,
+        FailureKind::Propagation => DNS_TXT_NOT_PROPAGATED,
+        FailureKind::Caa => CAA_FORBIDS,
+        _ => ISSUANCE_FAILED,
+    }
+}
+
+/// Classifies a failure by the ACME problem type in its message (acme-core writes
+/// `detail (type)`) or by its wording: only for records from before the kind was stored.
+fn classify_text(error: &str) -> Class {
     let has = |needle: &str| error.contains(needle);
     if has("(rateLimited)") {
-        class(
-            "rate-limited",
-            "the CA's rate limit: too many certificates or failed validations for these names or this account",
-            "wait until the retry time; test against the CA's staging directory",
-        )
+        RATE_LIMITED
     } else if has("(accountDoesNotExist)") || (has("(unauthorized)") && has("account")) {
-        class(
-            "account-invalid",
-            "the CA does not accept the stored ACME account (deactivated, or from another directory)",
-            "the account file in state_dir/accounts/; delete it to register anew",
-        )
+        ACCOUNT_INVALID
     } else if has("(unauthorized)") || has("(incorrectResponse)") {
-        class(
-            "challenge-unauthorized",
-            "the CA reached a server that answered the challenge wrongly: the public path for the name leads elsewhere, or a stale TXT value",
-            "curl http://NAME/.well-known/acme-challenge/test; dig TXT _acme-challenge.NAME",
-        )
+        CHALLENGE_UNAUTHORIZED
     } else if has("(connection)") {
-        class(
-            "challenge-connection",
-            "the CA could not connect to the name: a firewall, the load balancer, or DNS pointing elsewhere",
-            "curl -v http://NAME/.well-known/acme-challenge/test from outside the network",
-        )
+        CHALLENGE_CONNECTION
     } else if has("(dns)") {
-        class(
-            "challenge-dns",
-            "the CA's DNS lookup failed: no A/AAAA record, SERVFAIL or DNSSEC trouble, or the TXT record not served",
-            "dig NAME A; dig TXT _acme-challenge.NAME; dig NAME CAA",
-        )
+        CHALLENGE_DNS
     } else if has("(caa)") {
-        class(
-            "caa-forbids",
-            "a CAA record of the domain does not allow this CA",
-            "dig NAME CAA",
-        )
+        CAA_FORBIDS
     } else if has("cannot reach the CA") || has("Connection refused") || has("connection refused") {
-        class(
-            "issuer-unreachable",
-            "the CA could not be reached at the last attempt: the CA is down, or a firewall, proxy or DNS problem",
-            "curl -v <issuer directory URL>",
-        )
+        ISSUER_UNREACHABLE
     } else if has("was not served by every server") {
-        class(
-            "dns-txt-not-propagated",
-            "the challenge TXT value was not served by every authoritative server in time: a secondary lags, or a server is not updated",
-            "dig @each-NS TXT _acme-challenge.NAME",
-        )
+        DNS_TXT_NOT_PROPAGATED
     } else if has("DNS provider") || has("REFUSED") || has("NOTAUTH") {
-        class(
-            "dns-credentials-rejected",
-            "the DNS provider refused the update: wrong or insufficient credentials, or the zone is not managed by them",
-            "acmekeep check --online",
-        )
+        DNS_CREDENTIALS_REJECTED
     } else {
-        class(
-            "issuance-failed",
-            "see the error: the issuer or a solver refused",
-            "the daemon's log for this certificate",
-        )
+        ISSUANCE_FAILED
     }
 }
 
@@ -265,7 +299,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn failures_are_classified_by_the_acme_problem_type_in_the_message() {
+    fn old_records_are_classified_by_the_acme_problem_type_in_the_message() {
         let cases = [
             (
                 "ACME new order: too many certificates (rateLimited)",
@@ -291,7 +325,60 @@ mod tests {
             ("something else", "issuance-failed"),
         ];
         for (message, check) in cases {
-            assert_eq!(classify(message).check, check, "{message}");
+            assert_eq!(classify_text(message).check, check, "{message}");
+            let old = CertState {
+                last_error: Some(message.to_string()),
+                ..CertState::default()
+            };
+            assert_eq!(classify(&old).check, check, "{message}");
+        }
+    }
+
+    #[test]
+    fn failures_are_classified_by_their_stored_kind_and_problem_type() {
+        let cases = [
+            (
+                FailureKind::RateLimited,
+                Some("rateLimited"),
+                "rate-limited",
+            ),
+            (
+                FailureKind::Unauthorized,
+                Some("accountDoesNotExist"),
+                "account-invalid",
+            ),
+            (FailureKind::Unauthorized, None, "credentials-rejected"),
+            (
+                FailureKind::Validation,
+                Some("incorrectResponse"),
+                "challenge-unauthorized",
+            ),
+            (
+                FailureKind::Connection,
+                Some("connection"),
+                "challenge-connection",
+            ),
+            (FailureKind::Connection, None, "issuer-unreachable"),
+            (FailureKind::Dns, Some("dns"), "challenge-dns"),
+            (FailureKind::Dns, None, "dns-credentials-rejected"),
+            (FailureKind::Propagation, None, "dns-txt-not-propagated"),
+            (FailureKind::Caa, Some("caa"), "caa-forbids"),
+            (FailureKind::Sink, None, "issuance-failed"),
+            (
+                FailureKind::Issuer,
+                Some("rejectedIdentifier"),
+                "issuance-failed",
+            ),
+        ];
+        for (kind, problem, check) in cases {
+            let state = CertState {
+                // The text says otherwise: the stored kind decides.
+                last_error: Some("something (rateLimited)".into()),
+                last_failure_kind: Some(kind),
+                last_problem: problem.map(str::to_string),
+                ..CertState::default()
+            };
+            assert_eq!(classify(&state).check, check, "{kind} {problem:?}");
         }
     }
 

@@ -73,10 +73,28 @@ pub enum Error {
     },
 }
 
+impl Error {
+    /// What kind of failure this is: refused credentials are
+    /// [`acme_core::FailureKind::Unauthorized`], other API failures
+    /// [`acme_core::FailureKind::Dns`].
+    pub fn kind(&self) -> acme_core::FailureKind {
+        use acme_core::FailureKind;
+        match self {
+            Error::Config { .. } | Error::PlainHttp(_) | Error::ApiToken(_) => FailureKind::Config,
+            Error::Client(_) => FailureKind::Internal,
+            Error::Unauthorized { .. } => FailureKind::Unauthorized,
+            Error::Network { .. } => FailureKind::Connection,
+            Error::ZoneNotFound { .. } | Error::Api { .. } => FailureKind::Dns,
+            Error::Record { source, .. } => source.kind(),
+        }
+    }
+}
+
 impl From<Error> for acme_core::Error {
     fn from(err: Error) -> Self {
         acme_core::Error::Dns {
             provider: crate::provider::NAME.to_string(),
+            kind: err.kind(),
             source: Box::new(err),
         }
     }

@@ -69,10 +69,23 @@ fn stderr_suffix(stderr: &str) -> String {
     }
 }
 
+impl Error {
+    /// What kind of failure this is: a command that cannot run is a configuration problem,
+    /// one that fails or hangs a DNS one.
+    pub fn kind(&self) -> acme_core::FailureKind {
+        use acme_core::FailureKind;
+        match self {
+            Error::Config { .. } | Error::Env { .. } | Error::Spawn { .. } => FailureKind::Config,
+            Error::Failed { .. } | Error::Timeout { .. } => FailureKind::Dns,
+        }
+    }
+}
+
 impl From<Error> for acme_core::Error {
     fn from(err: Error) -> Self {
         acme_core::Error::Dns {
             provider: crate::provider::NAME.to_string(),
+            kind: err.kind(),
             source: Box::new(err),
         }
     }

@@ -50,7 +50,7 @@ impl ApiClient {
     pub async fn send(&self, request: RequestBuilder, url: &str) -> Result<Answer, Error> {
         let network = |e: reqwest::Error| Error::Network {
             url: url.to_string(),
-            reason: chain(&e),
+            reason: acme_core::error_chain(&e),
         };
         let response = request.send().await.map_err(network)?;
         let status = response.status();
@@ -86,18 +86,6 @@ pub fn credential(
         });
     }
     Ok(secret)
-}
-
-/// An error and its causes on one line (reqwest's own message leaves the cause out).
-pub fn chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]
@@ -138,6 +126,9 @@ mod tests {
             }
         }
         let outer = Outer(std::io::Error::other("connection refused"));
-        assert_eq!(chain(&outer), "error sending request: connection refused");
+        assert_eq!(
+            acme_core::error_chain(&outer),
+            "error sending request: connection refused"
+        );
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! [`ApiClient`] is a reqwest client on acmekeep's TLS setup with a request timeout and a
 //! base URL; [`ApiClient::send`] sends a request and returns the status and body, turning a
-//! transport failure into [`Error::Network`] with its causes on one line ([`chain`]).
+//! transport failure into [`Error::Network`] with its causes on one line ([`acme_core::error_chain`]).
 //! [`credential`] resolves an API key or token reference (`env:NAME`, `file:/path` or the
 //! value) and refuses an empty one, naming the key.
 //!
@@ -23,5 +23,5 @@
 mod client;
 mod error;
 
-pub use client::{Answer, ApiClient, chain, credential};
+pub use client::{Answer, ApiClient, credential};
 pub use error::Error;

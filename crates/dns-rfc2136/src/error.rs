@@ -140,6 +140,7 @@ impl From<Error> for acme_core::Error {
     fn from(err: Error) -> Self {
         acme_core::Error::Dns {
             provider: crate::NAME.to_string(),
+            kind: err.kind(),
             source: Box::new(err),
         }
     }
@@ -151,6 +152,30 @@ impl Error {
         Error::Record {
             fqdn: fqdn.to_string(),
             source: Box::new(err),
+        }
+    }
+}
+
+impl Error {
+    /// What kind of failure this is: a key the server refuses is
+    /// [`acme_core::FailureKind::Unauthorized`], an unreachable server
+    /// [`acme_core::FailureKind::Connection`], other refusals [`acme_core::FailureKind::Dns`].
+    pub fn kind(&self) -> acme_core::FailureKind {
+        use acme_core::FailureKind;
+        match self {
+            Error::Secret(_) | Error::SecretNotBase64 { .. } | Error::Config { .. } => {
+                FailureKind::Config
+            }
+            Error::BadSignature { .. } | Error::UnknownKey { .. } | Error::Refused { .. } => {
+                FailureKind::Unauthorized
+            }
+            Error::Transport { .. } => FailureKind::Connection,
+            Error::Record { source, .. } => source.kind(),
+            Error::Name { .. }
+            | Error::BadTime { .. }
+            | Error::NotAuthoritative { .. }
+            | Error::Rejected { .. }
+            | Error::UnverifiedReply { .. } => FailureKind::Dns,
         }
     }
 }

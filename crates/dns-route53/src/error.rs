@@ -134,6 +134,25 @@ pub enum Error {
 }
 
 impl Error {
+    /// What kind of failure this is: missing or refused credentials and denied permissions
+    /// are [`acme_core::FailureKind::Unauthorized`], other API failures
+    /// [`acme_core::FailureKind::Dns`].
+    pub fn kind(&self) -> acme_core::FailureKind {
+        use acme_core::FailureKind;
+        match self {
+            Error::Config { .. } | Error::Secret { .. } => FailureKind::Config,
+            Error::NoCredentials { .. }
+            | Error::AccessDenied { .. }
+            | Error::InvalidCredentials { .. } => FailureKind::Unauthorized,
+            Error::ZoneNotFound { .. }
+            | Error::AmbiguousZone { .. }
+            | Error::NoSuchHostedZone { .. }
+            | Error::Api { .. }
+            | Error::NotInSync { .. } => FailureKind::Dns,
+            Error::Record { source, .. } => source.kind(),
+        }
+    }
+
     /// Whether repeating the operation soon may succeed (network trouble, throttling, a
     /// change still pending); configuration and permission errors are not retryable.
     pub fn is_retryable(&self) -> bool {
@@ -154,6 +173,7 @@ impl From<Error> for acme_core::Error {
     fn from(err: Error) -> Self {
         acme_core::Error::Dns {
             provider: crate::provider::NAME.to_string(),
+            kind: err.kind(),
             source: Box::new(err),
         }
     }

@@ -63,6 +63,23 @@ pub enum Error {
     },
 }
 
+impl Error {
+    /// What kind of failure this is: [`acme_core::FailureKind::Propagation`] for a value not
+    /// served in time, [`acme_core::FailureKind::Dns`] for lookups.
+    pub fn kind(&self) -> acme_core::FailureKind {
+        use acme_core::FailureKind;
+        match self {
+            Error::Config(_) => FailureKind::Config,
+            Error::Propagation { .. } => FailureKind::Propagation,
+            Error::Lookup { .. }
+            | Error::NoZone { .. }
+            | Error::CnameChain { .. }
+            | Error::NotInZone { .. }
+            | Error::NoServers { .. } => FailureKind::Dns,
+        }
+    }
+}
+
 fn humantime_secs(duration: Duration) -> String {
     format!("{}s", duration.as_secs_f64())
 }

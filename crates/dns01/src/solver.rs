@@ -165,7 +165,7 @@ impl Dns01Solver {
         self.provider
             .set_txt(&placement.zone, &placement.fqdn, value)
             .await
-            .map_err(|e| self.error(e))?;
+            .map_err(|e| self.provider_error(e))?;
         let mut guard = RemoveOnDrop {
             provider: Arc::clone(&self.provider),
             placement: Some(placement.clone()),
@@ -191,7 +191,7 @@ impl Dns01Solver {
         self.provider
             .remove_txt(&placement.zone, &placement.fqdn, value)
             .await
-            .map_err(|e| self.error(e))
+            .map_err(|e| self.provider_error(e))
     }
 
     /// Polls every server until all serve `value` or `propagation_timeout` runs out.
@@ -270,11 +270,21 @@ impl Dns01Solver {
         }
     }
 
-    /// Wraps this crate's or the provider's error with the solver's name.
-    fn error(&self, error: impl Into<acme_core::BoxError>) -> acme_core::Error {
+    /// Wraps this crate's error with the solver's name.
+    fn error(&self, error: Error) -> acme_core::Error {
         acme_core::Error::Solver {
             solver: self.name.clone(),
-            source: error.into(),
+            kind: error.kind(),
+            source: Box::new(error),
+        }
+    }
+
+    /// Wraps the provider's error with the solver's name, keeping the provider's kind.
+    fn provider_error(&self, error: acme_core::Error) -> acme_core::Error {
+        acme_core::Error::Solver {
+            solver: self.name.clone(),
+            kind: error.kind(),
+            source: Box::new(error),
         }
     }
 

@@ -76,6 +76,25 @@ pub enum Error {
     },
 }
 
+impl Error {
+    /// What kind of failure this is: the solver's setup (listener, webroot) is
+    /// [`acme_core::FailureKind::Config`], a token the CA sent that cannot be served
+    /// [`acme_core::FailureKind::Validation`].
+    pub fn kind(&self) -> acme_core::FailureKind {
+        use acme_core::FailureKind;
+        match self {
+            Error::Config { .. }
+            | Error::Bind { .. }
+            | Error::Webroot { .. }
+            | Error::SymlinkInWebroot { .. }
+            | Error::RemoveLeftover { .. }
+            | Error::WriteFile { .. } => FailureKind::Config,
+            Error::InvalidToken { .. } => FailureKind::Validation,
+            Error::WrongKind(_) => FailureKind::Internal,
+        }
+    }
+}
+
 /// The usual fix for a failed bind, appended to the OS reason.
 fn bind_hint(error: &io::Error) -> &'static str {
     match error.kind() {

@@ -2,7 +2,7 @@ use std::path::Path;
 
 use acme_core::{HEALTH_TIMEOUT, Health};
 
-use super::retry::chain;
+use acme_core::error_chain as chain;
 
 /// Well-known ACME directories, by the alias a configuration may use instead of a URL.
 pub const DIRECTORY_ALIASES: [(&str, &str); 7] = [

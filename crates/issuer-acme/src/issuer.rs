@@ -497,6 +497,7 @@ async fn present_challenges(
                 return Err(Error::Challenge {
                     identifier: name,
                     message: format!("the authorization is {other:?}, not pending"),
+                    problem: None,
                 });
             }
         }
@@ -507,6 +508,7 @@ async fn present_challenges(
             .ok_or_else(|| Error::Challenge {
                 identifier: name.clone(),
                 message: "no solver is configured for this name".into(),
+                problem: None,
             })?;
         let offered: Vec<String> = authorization
             .challenges
@@ -521,6 +523,7 @@ async fn present_challenges(
                     solver.kind(),
                     offered.join(", ")
                 ),
+                problem: None,
             });
         };
         let key_authorization = handle.key_authorization();
@@ -587,23 +590,25 @@ async fn explain_invalid(order: &mut Order) -> Option<Error> {
             continue;
         };
         if state.status == AuthorizationStatus::Invalid {
-            let detail = state
+            let problem = state
                 .challenges
                 .iter()
-                .filter_map(|c| c.error.as_ref())
+                .find_map(|c| c.error.as_ref())
                 .map(|p| {
                     let kind = p
                         .r#type
                         .as_deref()
-                        .map(|t| t.trim_start_matches("urn:ietf:params:acme:error:"))
-                        .unwrap_or("error");
-                    format!("{} ({kind})", p.detail.as_deref().unwrap_or("no detail"))
-                })
-                .next()
-                .unwrap_or_else(|| "the CA gave no reason".into());
+                        .map(|t| t.trim_start_matches("urn:ietf:params:acme:error:"));
+                    let detail = p.detail.as_deref().unwrap_or("no detail");
+                    (format!("{detail} ({})", kind.unwrap_or("error")), kind)
+                });
+            let detail = problem
+                .as_ref()
+                .map_or("the CA gave no reason", |(detail, _)| detail);
             return Some(Error::Challenge {
                 identifier: name,
                 message: format!("validation failed: {}", acme_core::printable(&detail)),
+                problem: problem.and_then(|(_, kind)| kind.map(str::to_string)),
             });
         }
     }

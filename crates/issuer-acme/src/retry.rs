@@ -64,15 +64,19 @@ pub(crate) fn classify(
             let retryable = kind == "badNonce" || problem.status.is_some_and(|s| s >= 500);
             (acme_core::printable(&message), retryable)
         }
-        E::Hyper(_) => (format!("cannot reach the CA: {}", chain(&err)), true),
-        E::Other(inner) if inner.is::<super::http::Transport>() => {
-            (format!("cannot reach the CA: {}", chain(&err)), true)
-        }
+        E::Hyper(_) => (
+            format!("cannot reach the CA: {}", acme_core::error_chain(&err)),
+            true,
+        ),
+        E::Other(inner) if inner.is::<super::http::Transport>() => (
+            format!("cannot reach the CA: {}", acme_core::error_chain(&err)),
+            true,
+        ),
         E::Timeout(_) => (
             "the CA did not finish in time (order still pending or processing)".to_string(),
             false,
         ),
-        _ => (acme_core::printable(&chain(&err)), false),
+        _ => (acme_core::printable(&acme_core::error_chain(&err)), false),
     };
     Error::Acme {
         step,
@@ -81,21 +85,6 @@ pub(crate) fn classify(
         retryable,
         retry_after,
     }
-}
-
-/// An error with all its causes, `outer: inner: innermost`, so "connection refused" is seen.
-pub(crate) fn chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }
 
 /// Runs one ACME step, trying again on badNonce, 5xx and network errors with a short,

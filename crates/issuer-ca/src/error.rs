@@ -90,3 +90,22 @@ pub enum Error {
     #[error(transparent)]
     Core(#[from] acme_core::Error),
 }
+
+impl Error {
+    /// What kind of failure this is: a CA that cannot be read or created is
+    /// [`acme_core::FailureKind::Config`], a request it refuses [`acme_core::FailureKind::Issuer`].
+    pub fn kind(&self) -> acme_core::FailureKind {
+        use acme_core::FailureKind;
+        match self {
+            Error::Config(_)
+            | Error::NotCreated { .. }
+            | Error::ReadCertificate { .. }
+            | Error::CaCertificate { .. }
+            | Error::CaKey { .. }
+            | Error::KeyMismatch { .. } => FailureKind::Config,
+            Error::NamesMismatch { .. } => FailureKind::Issuer,
+            Error::Csr { .. } | Error::Sign { .. } => FailureKind::Internal,
+            Error::Core(err) => err.kind(),
+        }
+    }
+}

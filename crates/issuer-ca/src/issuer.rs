@@ -226,6 +226,7 @@ impl acme_core::Issuer for CaIssuer {
         match &self.trust_bundle {
             Some(bundle) => bundle.write().map_err(|source| acme_core::Error::Issuer {
                 issuer: self.name.clone(),
+                kind: source.kind(),
                 source: Box::new(source),
             }),
             None => Ok(()),
@@ -236,6 +237,7 @@ impl acme_core::Issuer for CaIssuer {
         self.sign(request)
             .map_err(|source| acme_core::Error::Issuer {
                 issuer: self.name.clone(),
+                kind: source.kind(),
                 source: Box::new(source),
             })
     }

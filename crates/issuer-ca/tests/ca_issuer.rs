@@ -107,7 +107,7 @@ fn openssl_verify(ca_pem: &str, chain_pem: &str, leaf_pem: &str) {
 /// The issuer's own error behind the trait boundary, checking that it names the issuer.
 fn issuer_error(err: acme_core::Error) -> Error {
     match err {
-        acme_core::Error::Issuer { issuer, source } => {
+        acme_core::Error::Issuer { issuer, source, .. } => {
             assert_eq!(issuer, "internal");
             *source.downcast::<Error>().expect("an issuer_ca::Error")
         }

@@ -167,7 +167,7 @@ impl Client {
         let url = self.url("sys/health");
         let response = match self.http.get(&url).timeout(HEALTH_TIMEOUT).send().await {
             Ok(response) => response,
-            Err(err) => return Health::unreachable(url, chain(&err)),
+            Err(err) => return Health::unreachable(url, acme_core::error_chain(&err)),
         };
         let date = response
             .headers()
@@ -209,7 +209,7 @@ impl Client {
     ) -> Result<(u16, Vec<u8>), Error> {
         let network = |e: reqwest::Error| Error::Network {
             url: url.to_string(),
-            reason: chain(&e),
+            reason: acme_core::error_chain(&e),
         };
         let response = request.send().await.map_err(network)?;
         let status = response.status().as_u16();
@@ -251,18 +251,6 @@ fn tidy(error: &str) -> String {
     } else {
         items.join("; ")
     }
-}
-
-/// An error and its causes on one line (reqwest's own message leaves the cause out).
-fn chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

@@ -122,3 +122,25 @@ pub enum Error {
     #[error("certificate returned by Vault: {0}")]
     Certificate(acme_core::Error),
 }
+
+impl Error {
+    /// What kind of failure this is: a refused token, login or policy is
+    /// [`acme_core::FailureKind::Unauthorized`], an unreachable Vault
+    /// [`acme_core::FailureKind::Connection`], a refused request [`acme_core::FailureKind::Issuer`].
+    pub fn kind(&self) -> acme_core::FailureKind {
+        use acme_core::FailureKind;
+        match self {
+            Error::Config(_) | Error::Credential { .. } => FailureKind::Config,
+            Error::Client(_) => FailureKind::Internal,
+            Error::Network { .. } => FailureKind::Connection,
+            Error::TokenRefused { .. } | Error::PermissionDenied { .. } | Error::Login { .. } => {
+                FailureKind::Unauthorized
+            }
+            Error::Response { .. }
+            | Error::NameNotAllowed { .. }
+            | Error::TtlRejected { .. }
+            | Error::Api { .. }
+            | Error::Certificate(_) => FailureKind::Issuer,
+        }
+    }
+}

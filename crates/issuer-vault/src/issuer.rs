@@ -210,6 +210,7 @@ impl acme_core::Issuer for VaultIssuer {
     async fn issue(&self, request: &IssueRequest) -> Result<IssuedChain, acme_core::Error> {
         let wrap = |source: Error| acme_core::Error::Issuer {
             issuer: self.name.clone(),
+            kind: source.kind(),
             source: Box::new(source),
         };
         tokio::select! {

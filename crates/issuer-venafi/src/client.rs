@@ -310,7 +310,7 @@ impl Client {
     async fn exchange(&self, request: reqwest::RequestBuilder, url: &str) -> Result<Answer, Error> {
         let network = |e: reqwest::Error| Error::Network {
             url: url.to_string(),
-            reason: chain(&e),
+            reason: acme_core::error_chain(&e),
         };
         let response = request.send().await.map_err(network)?;
         let status = response.status();
@@ -373,21 +373,9 @@ impl Client {
                 Health::healthy(&url, format!("answered HTTP {}", response.status()))
                     .with_server_date(date)
             }
-            Err(err) => Health::unreachable(url, chain(&err)),
+            Err(err) => Health::unreachable(url, acme_core::error_chain(&err)),
         }
     }
-}
-
-/// An error and its causes on one line (reqwest's own message leaves the cause out).
-fn chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

@@ -99,4 +99,21 @@ impl Error {
     pub fn is_retryable(&self) -> bool {
         matches!(self, Error::Network { .. })
     }
+
+    /// What kind of failure this is: a refused login or token is
+    /// [`acme_core::FailureKind::Unauthorized`], an unreachable TPP
+    /// [`acme_core::FailureKind::Connection`], a refused request [`acme_core::FailureKind::Issuer`].
+    pub fn kind(&self) -> acme_core::FailureKind {
+        use acme_core::FailureKind;
+        match self {
+            Error::Config(_) | Error::Secret { .. } => FailureKind::Config,
+            Error::Client(_) | Error::Csr { .. } => FailureKind::Internal,
+            Error::Network { .. } => FailureKind::Connection,
+            Error::Login { .. } | Error::Unauthorized { .. } => FailureKind::Unauthorized,
+            Error::Rejected { .. } | Error::Failed { .. } | Error::Certificate { .. } => {
+                FailureKind::Issuer
+            }
+            Error::Core(err) => err.kind(),
+        }
+    }
 }

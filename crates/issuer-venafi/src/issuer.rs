@@ -361,6 +361,7 @@ impl acme_core::Issuer for VenafiIssuer {
             Err(Stop::Cancelled) => Err(acme_core::Error::Cancelled),
             Err(Stop::Failed(source)) => Err(acme_core::Error::Issuer {
                 issuer: self.name.clone(),
+                kind: source.kind(),
                 source: Box::new(source),
             }),
         }

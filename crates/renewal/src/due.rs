@@ -932,6 +932,8 @@ mod tests {
     fn the_one_shot_records_only_the_waits_the_ca_asked_for() {
         let failure = |rate_limited, retry_after| Failure {
             message: "x".into(),
+            kind: acme_core::FailureKind::Issuer,
+            problem: None,
             rate_limited,
             retry_after,
             cancelled: false,

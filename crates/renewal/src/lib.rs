@@ -9,7 +9,8 @@
 //! - [`inspect`] reads what a certificate's sinks hold ([`Deployed`]);
 //!   [`issue_and_deploy`] runs one lifecycle step: the `pre` hooks, an issuance (or the
 //!   certificate an earlier attempt kept), delivery to every sink, the `deploy` and `post`
-//!   hooks ([`Issued`] or [`Failure`]).
+//!   hooks ([`Issued`] or [`Failure`]); [`record_attempt`] writes its outcome into the
+//!   certificate's record, the same way for the one-shot and the daemon.
 //! - [`Queue`] is the daemon's timer queue of [`Event`]s: only the earliest is looked at,
 //!   so an idle daemon costs nothing however many certificates it manages.
 //!
@@ -36,7 +37,7 @@ pub use due::{
     renew_before_warning, window_wanted,
 };
 pub use lifecycle::{
-    Deployed, Failure, Issued, inspect, issue_and_deploy, kept_waiting, record_deploy_hook,
-    retry_deploy_hook, wanted,
+    Deployed, Failure, Issued, Retry, inspect, issue_and_deploy, kept_waiting, record_attempt,
+    record_deploy_hook, retry_deploy_hook, wanted,
 };
 pub use queue::{Event, Queue};

@@ -8,14 +8,17 @@ use std::time::{Duration, SystemTime};
 
 use acme_core::policy::{self, Assessment, IssueReason, Wanted};
 use acme_core::{
-    Bundle, CancellationToken, CertInfo, IssueRequest, KeyType, PrivateKeyPem, Sink, Solver,
+    Bundle, CancellationToken, CertInfo, FailureKind, IssueRequest, KeyType, PrivateKeyPem, Sink,
+    Solver,
 };
 use hooks::{HookEnv, Outcome, Stage};
 
 use configuration::Components;
 use configuration::{CertificateConfig, Config};
 use state::Kept;
-use state::{CertState, FailedHook};
+use state::{CertState, FailedHook, LastResult};
+
+use crate::due::{Target, backoff, ca_wait, issued_state};
 
 /// What the sinks of one certificate hold, and what the policy makes of it.
 pub struct Deployed {
@@ -102,6 +105,10 @@ pub fn wanted(cert: &CertificateConfig) -> Wanted<'_> {
 pub struct Failure {
     /// For people.
     pub message: String,
+    /// What kind of failure it is, for the state record and `diagnose`.
+    pub kind: FailureKind,
+    /// The ACME problem type the CA named, if it named one (for the request or a challenge).
+    pub problem: Option<String>,
     /// The CA said we are rate limited.
     pub rate_limited: bool,
     /// When the CA asked us to come back (its Retry-After on a rate limit or a 503).
@@ -133,15 +140,23 @@ impl From<acme_core::Error> for Failure {
             retry_after,
             cancelled: matches!(err, acme_core::Error::Cancelled),
             pending_until,
+            kind: err.kind(),
+            problem: err
+                .acme_problem()
+                .or_else(|| err.challenge_problem())
+                .map(str::to_string),
             message: err.to_string(),
         }
     }
 }
 
-impl From<String> for Failure {
-    fn from(message: String) -> Failure {
+impl Failure {
+    /// A failure outside the issuer (configuration, hooks, sinks), of `kind`.
+    pub fn new(kind: FailureKind, message: String) -> Failure {
         Failure {
             message,
+            kind,
+            problem: None,
             rate_limited: false,
             retry_after: None,
             cancelled: false,
@@ -171,10 +186,12 @@ pub async fn issue_and_deploy(
     replaces: Option<String>,
     cancel: &CancellationToken,
 ) -> Result<Issued, Failure> {
-    let cert = config
-        .certificates
-        .get(name)
-        .ok_or_else(|| format!("certificate {name:?} is no longer configured"))?;
+    let cert = config.certificates.get(name).ok_or_else(|| {
+        Failure::new(
+            FailureKind::Config,
+            format!("certificate {name:?} is no longer configured"),
+        )
+    })?;
     let sinks = components.sinks.get(name).cloned().unwrap_or_default();
     let mut env = HookEnv {
         cert_name: name.to_string(),
@@ -186,7 +203,7 @@ pub async fn issue_and_deploy(
     };
     let result = match cert.hooks.run(Stage::Pre, &env).await {
         Ok(()) => deploy(config, components, name, &sinks, replaces, cancel).await,
-        Err(err) => Err(Failure::from(err.to_string())),
+        Err(err) => Err(Failure::new(FailureKind::Hook, err.to_string())),
     };
     let mut hook_error = None;
     let mut deploy_hook_error = None;
@@ -227,10 +244,68 @@ pub fn record_deploy_hook(state: &mut CertState, serial: &str, error: Option<Str
         FailedHook {
             serial: serial.to_string(),
             failures,
-            retry_at: SystemTime::now() + crate::due::backoff(failures, false),
+            retry_at: SystemTime::now() + backoff(failures, false),
             error,
         }
     });
+}
+
+/// How a failed attempt delays the next one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Retry {
+    /// The daemon's backoff, or the CA's wait when it asked for longer.
+    Backoff,
+    /// Only the wait the CA asked for (a rate limit, a Retry-After): the one-shot was asked
+    /// to run, so it sets no wait of its own, but its failure counts towards the backoff.
+    CaWaitOnly,
+}
+
+/// Records one issuance attempt in `state`, for the caller to save: the new certificate,
+/// or the failure with its kind, the count of failures in a row and when to try again.
+/// The one-shot and the daemon both record through this. An abandoned attempt (acmekeep
+/// stopping) records nothing: the answer is `false`.
+pub fn record_attempt(
+    state: &mut CertState,
+    target: &Target<'_>,
+    result: &Result<Issued, Failure>,
+    now: SystemTime,
+    retry: Retry,
+) -> bool {
+    match result {
+        Err(failure) if failure.cancelled => return false,
+        Ok(issued) => {
+            *state = issued_state(target, &issued.info, now, issued.hook_error.clone());
+            record_deploy_hook(state, &issued.info.serial, issued.deploy_hook_error.clone());
+        }
+        Err(failure) => {
+            state.last_attempt = Some(now);
+            state.last_error = Some(failure.message.clone());
+            if let Some(until) = failure.pending_until {
+                // Waiting on the issuer is not a failure: no backoff, ask again when it said.
+                state.last_result = Some(LastResult::Pending);
+                state.retry_at = Some(until.max(now));
+                state.last_failure_kind = None;
+                state.last_problem = None;
+            } else {
+                state.last_result = Some(LastResult::Failed);
+                state.failures += 1;
+                state.last_failure_kind = Some(failure.kind);
+                state.last_problem = failure.problem.clone();
+                state.retry_at = match retry {
+                    Retry::Backoff => {
+                        let backoff = now + backoff(state.failures, failure.rate_limited);
+                        Some(
+                            failure
+                                .retry_after
+                                .map_or(backoff, |asked| asked.max(backoff)),
+                        )
+                    }
+                    Retry::CaWaitOnly => ca_wait(failure, now),
+                };
+            }
+        }
+    }
+    true
 }
 
 /// Runs the deploy hooks of `name` again, alone, when they failed for the deployed
@@ -280,14 +355,18 @@ async fn deploy(
     replaces: Option<String>,
     cancel: &CancellationToken,
 ) -> Result<CertInfo, Failure> {
-    let cert = config
-        .certificates
-        .get(name)
-        .ok_or_else(|| format!("certificate {name:?} is no longer configured"))?;
-    let issuer = components
-        .issuers
-        .get(&cert.issuer)
-        .ok_or_else(|| format!("issuer {:?} is not configured", cert.issuer))?;
+    let cert = config.certificates.get(name).ok_or_else(|| {
+        Failure::new(
+            FailureKind::Config,
+            format!("certificate {name:?} is no longer configured"),
+        )
+    })?;
+    let issuer = components.issuers.get(&cert.issuer).ok_or_else(|| {
+        Failure::new(
+            FailureKind::Config,
+            format!("issuer {:?} is not configured", cert.issuer),
+        )
+    })?;
     let kept = Kept::new(&config.daemon.state_dir, name);
     if let Some(bundle) = kept.usable(&cert.issuer, &wanted(cert), SystemTime::now()) {
         tracing::info!("deploying the certificate issued by an earlier attempt; no new order");
@@ -303,7 +382,12 @@ async fn deploy(
             let key_type = cert.key;
             tokio::task::spawn_blocking(move || key_type.generate())
                 .await
-                .map_err(|e| format!("key generation stopped: {e}"))??
+                .map_err(|e| {
+                    Failure::new(
+                        FailureKind::Internal,
+                        format!("key generation stopped: {e}"),
+                    )
+                })??
         }
     };
     let csr_der = acme_core::build_csr(&cert.domains, &key)?;
@@ -318,7 +402,12 @@ async fn deploy(
                 .solver_for(name, domain)
                 .ok()
                 .and_then(|s| components.solvers.get(s))
-                .ok_or_else(|| format!("no solver is configured for {domain}"))?;
+                .ok_or_else(|| {
+                    Failure::new(
+                        FailureKind::Config,
+                        format!("no solver is configured for {domain}"),
+                    )
+                })?;
             solvers.insert(domain.clone(), Arc::clone(solver));
         }
     }
@@ -341,18 +430,19 @@ async fn deploy(
     };
     let info = CertInfo::from_pem(&chain.cert_pem)?;
     if !info.covers_exactly(&cert.domains) {
-        return Err(format!(
-            "the issuer returned a certificate for {:?}, not for the configured {:?}; nothing was deployed",
-            info.names, cert.domains
-        )
-        .into());
+        return Err(Failure::new(
+            FailureKind::Issuer,
+            format!(
+                "the issuer returned a certificate for {:?}, not for the configured {:?}; nothing was deployed",
+                info.names, cert.domains
+            ),
+        ));
     }
     if !info.matches_key(&key) {
-        return Err(
-            "the issuer returned a certificate for another key; nothing was deployed"
-                .to_string()
-                .into(),
-        );
+        return Err(Failure::new(
+            FailureKind::Issuer,
+            "the issuer returned a certificate for another key; nothing was deployed".to_string(),
+        ));
     }
     if cancel.is_cancelled() {
         return Err(acme_core::Error::Cancelled.into());
@@ -372,9 +462,10 @@ async fn deploy(
 async fn preflight(sinks: &[Arc<dyn Sink>]) -> Result<(), Failure> {
     for sink in sinks {
         sink.preflight().await.map_err(|err| {
-            Failure::from(format!(
-                "{err}; nothing was ordered (fix the sink and run again)"
-            ))
+            Failure::new(
+                FailureKind::Sink,
+                format!("{err}; nothing was ordered (fix the sink and run again)"),
+            )
         })?;
     }
     Ok(())
@@ -401,7 +492,7 @@ async fn store_everywhere(
                     "issued, not deployed: {reason}; and it could not be kept for the next attempt: {keep}"
                 ),
             };
-            return Err(message.into());
+            return Err(Failure::new(FailureKind::Sink, message));
         }
         tracing::info!(sink = %sink.describe(), serial = %info.serial, "deployed");
     }

@@ -205,8 +205,8 @@ impl ApiCall<'_> {
         match err {
             kube::Error::Api(status) => self.status_error(status.code, &status.message, url),
             kube::Error::HyperError(e) => self.unreachable(url, 1, e.to_string()),
-            kube::Error::Service(e) => self.unreachable(url, 1, source_chain(e.as_ref())),
-            other => self.api(0, source_chain(&other)),
+            kube::Error::Service(e) => self.unreachable(url, 1, acme_core::error_chain(e.as_ref())),
+            other => self.api(0, acme_core::error_chain(&other)),
         }
     }
 
@@ -286,20 +286,6 @@ fn denied_verb(message: &str) -> Option<&str> {
     let rest = message.split(" cannot ").nth(1)?;
     let verb = rest.split_whitespace().next()?;
     Some(verb).filter(|v| v.bytes().all(|b| b.is_ascii_lowercase()))
-}
-
-fn source_chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(e) = source {
-        let more = e.to_string();
-        if !text.contains(&more) {
-            text.push_str(": ");
-            text.push_str(&more);
-        }
-        source = e.source();
-    }
-    text
 }
 
 #[cfg(test)]

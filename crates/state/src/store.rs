@@ -174,6 +174,14 @@ pub struct CertState {
     /// Its error, when it failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
+    /// What kind of failure that error was, when it failed. Records written before
+    /// acmekeep stored it have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_failure_kind: Option<acme_core::FailureKind>,
+    /// The ACME problem type the CA named for that failure (e.g. `connection`), if it
+    /// named one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_problem: Option<String>,
     /// The serial of the certificate acmekeep last deployed, so that `diagnose` notices a
     /// sink changed by hand.
     #[serde(default, skip_serializing_if = "Option::is_none")]

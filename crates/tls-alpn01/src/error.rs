@@ -40,6 +40,20 @@ pub enum Error {
     Tls(#[from] rustls::Error),
 }
 
+impl Error {
+    /// What kind of failure this is: the listener's setup and wildcard names are
+    /// [`acme_core::FailureKind::Config`], the rest [`acme_core::FailureKind::Internal`].
+    pub fn kind(&self) -> acme_core::FailureKind {
+        use acme_core::FailureKind;
+        match self {
+            Error::Bind { .. } | Error::Wildcard { .. } => FailureKind::Config,
+            Error::WrongKind(_) | Error::Certificate { .. } | Error::Tls(_) => {
+                FailureKind::Internal
+            }
+        }
+    }
+}
+
 /// The usual fix for a failed bind, appended to the OS reason.
 fn bind_hint(error: &io::Error) -> &'static str {
     match error.kind() {

@@ -90,6 +90,7 @@ impl TlsAlpn01Solver {
     fn wrap(&self, error: Error) -> acme_core::Error {
         acme_core::Error::Solver {
             solver: self.name.clone(),
+            kind: error.kind(),
             source: Box::new(error),
         }
     }

@@ -10,8 +10,8 @@ use observe::Metrics;
 use tokio::sync::Semaphore;
 
 use configuration::{CertificateConfig, Components, Config};
-use renewal::{Basis, Event, Failure, Plan, Target};
-use state::{CertState, LastResult, Store};
+use renewal::{Basis, Event, Failure, Plan, Retry, Target};
+use state::{CertState, Store};
 
 /// What every task shares: the configuration it was started with and its components.
 #[derive(Clone)]
@@ -227,12 +227,15 @@ fn record_attempt(
     result: Result<renewal::Issued, Failure>,
 ) -> Vec<(Event, SystemTime)> {
     let now = SystemTime::now();
-    state.last_attempt = Some(now);
+    if !renewal::record_attempt(&mut state, target, &result, now, Retry::Backoff) {
+        tracing::warn!("issuance abandoned; the deployed certificate was left as it was");
+        return Vec::new();
+    }
+    // Saved before it is logged, so whoever reads the log finds the record written.
+    save(context, name, &state);
+    let retry_at = state.retry_at.unwrap_or(now);
     match result {
         Ok(issued) => {
-            state = renewal::issued_state(target, &issued.info, now, issued.hook_error);
-            renewal::record_deploy_hook(&mut state, &issued.info.serial, issued.deploy_hook_error);
-            save(context, name, &state);
             tracing::info!(
                 serial = %issued.info.serial,
                 not_after = %humantime::format_rfc3339_seconds(issued.info.not_after),
@@ -241,41 +244,16 @@ fn record_attempt(
             // Look again at once: that plans the new certificate and fetches its window.
             vec![(Event::Renew, now)]
         }
-        Err(failure) if failure.cancelled => {
-            tracing::warn!("issuance abandoned; the deployed certificate was left as it was");
-            Vec::new()
-        }
-        Err(Failure {
-            pending_until: Some(until),
-            message,
-            ..
-        }) => {
-            // Waiting on the issuer is not a failure: no backoff, ask again when it said.
-            let until = until.max(now);
-            state.retry_at = Some(until);
-            state.last_result = Some(LastResult::Pending);
-            state.last_error = Some(message.clone());
-            save(context, name, &state);
+        Err(failure) if failure.pending_until.is_some() => {
             tracing::info!(
-                status = %message,
-                retry_at = %humantime::format_rfc3339_seconds(until),
+                status = %failure.message,
+                retry_at = %humantime::format_rfc3339_seconds(retry_at),
                 "the issuer has not issued yet; asking again then"
             );
-            vec![(Event::Renew, until)]
+            vec![(Event::Renew, retry_at)]
         }
         Err(failure) => {
             context.metrics.record_failure(name, &target.cert.issuer);
-            state.failures += 1;
-            // The CA's Retry-After wins when it asks for longer than our own backoff.
-            let backoff = now + renewal::backoff(state.failures, failure.rate_limited);
-            let retry_at = failure
-                .retry_after
-                .map_or(backoff, |asked| asked.max(backoff));
-            state.retry_at = Some(retry_at);
-            state.last_result = Some(LastResult::Failed);
-            state.last_error = Some(failure.message.clone());
-            // Saved before it is logged, so whoever reads the log finds the record written.
-            save(context, name, &state);
             tracing::error!(
                 error = %failure.message,
                 failures = state.failures,
