@@ -607,7 +607,7 @@ async fn explain_invalid(order: &mut Order) -> Option<Error> {
                 .map_or("the CA gave no reason", |(detail, _)| detail);
             return Some(Error::Challenge {
                 identifier: name,
-                message: format!("validation failed: {}", acme_core::printable(&detail)),
+                message: format!("validation failed: {}", acme_core::printable(detail)),
                 problem: problem.and_then(|(_, kind)| kind.map(str::to_string)),
             });
         }
